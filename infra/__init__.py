@@ -1,0 +1,1 @@
+"""How maint runs: embedded servers on one machine, or external servers in production."""

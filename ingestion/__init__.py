@@ -1,0 +1,1 @@
+"""Ingestion: manuals in (PDF, HTML, Markdown, text), chunks and facts out."""

@@ -1,0 +1,113 @@
+"""Domain types shared by ingestion, the stores and retrieval.
+
+Data flows one way: a parser turns a file into ``Element``s; the chunker groups them into
+``Block``s (a procedure, a table, a warning are each one block) and packs blocks into
+``Chunk``s; the extractor turns blocks into graph ``Node``s and ``Edge``s, each tied to the
+chunk it came from.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+ElementKind = Literal["heading", "paragraph", "list_item", "table"]
+BlockKind = Literal["paragraph", "list", "procedure", "table", "warning", "note"]
+SafetyLevel = Literal["DANGER", "WARNING", "CAUTION"]
+
+
+class Element(BaseModel):
+    """One structural piece of a parsed document, in reading order."""
+
+    kind: ElementKind
+    text: str = ""
+    page: int | None = None
+    level: int = 0  # heading level (1 = chapter)
+    number: int | None = None  # list item number; None for bullets
+    rows: list[list[str]] | None = None  # table rows, header first
+
+
+class ParsedDocument(BaseModel):
+    path: str
+    format: Literal["pdf", "html", "markdown", "text"]
+    title: str
+    pages: int
+    elements: list[Element]
+
+
+class Block(BaseModel):
+    """A unit the chunker never cuts (except over-long tables, at row boundaries)."""
+
+    kind: BlockKind
+    section: list[str]  # heading path, outermost first
+    page_start: int | None
+    page_end: int | None
+    text: str
+    level: SafetyLevel | None = None  # for warnings
+    steps: list[str] = Field(default_factory=list)  # for procedures, in order
+    rows: list[list[str]] = Field(default_factory=list)  # for tables, header first
+    title: str | None = None  # procedure/table title (the heading it sits under)
+
+
+class Chunk(BaseModel):
+    id: str  # "<document id>:<ordinal>"
+    document_id: str
+    ordinal: int
+    section: list[str]
+    page_start: int | None
+    page_end: int | None
+    text: str  # what is shown and searched
+    tokens: int
+    blocks: list[Block] = Field(default_factory=list, exclude=True)
+
+    @property
+    def section_path(self) -> str:
+        return " > ".join(self.section)
+
+    @property
+    def embed_text(self) -> str:
+        """Text given to the embedder: the section path grounds short chunks."""
+        return f"{self.section_path}\n{self.text}" if self.section else self.text
+
+
+class Node(BaseModel):
+    """A graph node: ``key`` is unique per label; shared labels merge across manuals."""
+
+    label: str
+    key: str
+    props: dict[str, str | int | float | bool | list[str] | None] = Field(default_factory=dict)
+    chunk_ids: list[str] = Field(default_factory=list)
+
+
+class Edge(BaseModel):
+    type: str
+    src_label: str
+    src_key: str
+    dst_label: str
+    dst_key: str
+    props: dict[str, str | int | float | None] = Field(default_factory=dict)
+
+
+class Facts(BaseModel):
+    nodes: list[Node] = Field(default_factory=list)
+    edges: list[Edge] = Field(default_factory=list)
+
+
+class DocumentRecord(BaseModel):
+    id: str  # first 16 hex digits of the content's sha256
+    sha256: str
+    source_path: str
+    title: str
+    format: str
+    pages: int
+    bytes: int
+    status: Literal["pending", "complete"] = "complete"
+    chunks: int = 0
+    ingested_at: str | None = None
+
+
+# Graph labels whose nodes belong to one document and go with it when it is deleted.
+DOCUMENT_SCOPED_LABELS = ("Spec", "Procedure", "Step", "Warning", "Interval")
+# Labels shared across manuals: merged by key, removed only when no chunk mentions them.
+SHARED_LABELS = ("Equipment", "Component", "Part", "Tool")

@@ -1,0 +1,1 @@
+"""Retrieval: the document/chunk store (PostgreSQL + pgvector) and, later, the retrievers."""

@@ -1,0 +1,235 @@
+"""PostgreSQL + pgvector store for documents and chunks.
+
+A document is written as ``pending`` with all its chunks in one transaction, its graph facts
+are written next, and only then is it flipped to ``complete`` (replacing any older version of
+the same file) in a second transaction. Readers see only complete documents, so a crash at
+any point leaves the store consistent; ``recover()`` clears what a crash left pending.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from importlib import resources
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg.rows import dict_row
+
+from maint.domain import Chunk, DocumentRecord
+
+_DOC_COLUMNS = (
+    "id, sha256, source_path, title, format, pages, bytes, status, chunk_count, "
+    "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS ingested_at"
+)
+
+
+class StoreError(RuntimeError):
+    """The database is unreachable or not in the expected shape; the message says why."""
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("retrieval") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text()))
+    return sorted(found)
+
+
+class PgStore:
+    """Documents and chunks in PostgreSQL. One connection; not shared across threads."""
+
+    def __init__(self, url: str, embedding_dim: int):
+        self.url = url
+        self.dim = embedding_dim
+        try:
+            self.conn = psycopg.connect(
+                url, row_factory=dict_row, connect_timeout=10, autocommit=True
+            )
+        except psycopg.OperationalError as exc:
+            raise StoreError(
+                f"cannot connect to PostgreSQL ({exc}). Check MAINT_DATABASE_URL, or unset it "
+                "to use the embedded server (`maint services start`)."
+            ) from exc
+        self.migrate()
+        register_vector(self.conn)
+
+    # -- schema -------------------------------------------------------------------------
+    def migrate(self) -> list[int]:
+        """Apply pending migrations under an advisory lock; returns the versions applied."""
+        applied: list[int] = []
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(7342001)")
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS store_meta (key text PRIMARY KEY, value text NOT NULL)"
+            )
+            rows = self.conn.execute("SELECT version FROM schema_migrations")
+            done = {r["version"] for r in rows}
+            for version, sql in _migrations():
+                if version in done:
+                    continue
+                self.conn.execute(sql.replace("{dim}", str(self.dim)))
+                self.conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+                applied.append(version)
+            self.conn.execute(
+                "INSERT INTO store_meta VALUES ('embedding_dim', %s) ON CONFLICT DO NOTHING",
+                (str(self.dim),),
+            )
+            stored = self.conn.execute(
+                "SELECT value FROM store_meta WHERE key = 'embedding_dim'"
+            ).fetchone()["value"]
+        if int(stored) != self.dim:
+            raise StoreError(
+                f"this database holds {stored}-dimensional embeddings but the configured "
+                f"embedder gives {self.dim}; use another data dir / database for this model"
+            )
+        return applied
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- documents ----------------------------------------------------------------------
+    def _docs(self, where: str, params: Sequence = ()) -> list[DocumentRecord]:
+        rows = self.conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents {where}", params)
+        return [DocumentRecord(**r) for r in rows]
+
+    def get_document(self, doc_id: str) -> DocumentRecord | None:
+        found = self._docs("WHERE id = %s OR id LIKE %s", (doc_id, f"{doc_id}%"))
+        return found[0] if len(found) == 1 else None
+
+    def find_by_sha(self, sha256: str) -> DocumentRecord | None:
+        found = self._docs("WHERE sha256 = %s", (sha256,))
+        return found[0] if found else None
+
+    def find_by_source(self, source_path: str) -> list[DocumentRecord]:
+        return self._docs("WHERE source_path = %s AND status = 'complete'", (source_path,))
+
+    def list_documents(self, include_pending: bool = False) -> list[DocumentRecord]:
+        where = "" if include_pending else "WHERE status = 'complete'"
+        return self._docs(f"{where} ORDER BY source_path, id")
+
+    def pending_documents(self) -> list[DocumentRecord]:
+        return self._docs("WHERE status = 'pending'")
+
+    def complete_ids(self) -> set[str]:
+        rows = self.conn.execute("SELECT id FROM documents WHERE status = 'complete'")
+        return {r["id"] for r in rows}
+
+    def write_pending(
+        self, doc: DocumentRecord, chunks: Sequence[Chunk], embeddings: np.ndarray
+    ) -> None:
+        """Store a new document version and its chunks, invisible until ``complete``."""
+        if len(chunks) != len(embeddings):
+            raise ValueError("one embedding per chunk")
+        with self.conn.transaction():
+            self.conn.execute("DELETE FROM documents WHERE id = %s", (doc.id,))
+            self.conn.execute(
+                "INSERT INTO documents (id, sha256, source_path, title, format, pages, bytes,"
+                " status, chunk_count) VALUES (%s,%s,%s,%s,%s,%s,%s,'pending',%s)",
+                (
+                    doc.id,
+                    doc.sha256,
+                    doc.source_path,
+                    doc.title,
+                    doc.format,
+                    doc.pages,
+                    doc.bytes,
+                    len(chunks),
+                ),
+            )
+            with (
+                self.conn.cursor() as cur,
+                cur.copy(
+                    "COPY chunks (id, document_id, ordinal, section, section_path, page_start,"
+                    " page_end, text, tokens, embedding) FROM STDIN WITH (FORMAT BINARY)"
+                ) as copy,
+            ):
+                copy.set_types(
+                    [
+                        "text",
+                        "text",
+                        "int4",
+                        "text[]",
+                        "text",
+                        "int4",
+                        "int4",
+                        "text",
+                        "int4",
+                        "vector",
+                    ]
+                )
+                for chunk, vec in zip(chunks, embeddings, strict=True):
+                    copy.write_row(
+                        (
+                            chunk.id,
+                            chunk.document_id,
+                            chunk.ordinal,
+                            chunk.section,
+                            chunk.section_path,
+                            chunk.page_start,
+                            chunk.page_end,
+                            chunk.text,
+                            chunk.tokens,
+                            np.asarray(vec, dtype=np.float32),
+                        )
+                    )
+
+    def complete(self, doc_id: str, replaces: Iterable[str] = ()) -> None:
+        """Make a pending document visible and drop the versions it replaces, atomically."""
+        with self.conn.transaction():
+            self.conn.execute(
+                "UPDATE documents SET status = 'complete', updated_at = now() WHERE id = %s",
+                (doc_id,),
+            )
+            old = [r for r in replaces if r != doc_id]
+            if old:
+                self.conn.execute("DELETE FROM documents WHERE id = ANY(%s)", (old,))
+
+    def move(self, doc_id: str, source_path: str) -> None:
+        """Record that identical content now lives at another path."""
+        with self.conn.transaction():
+            self.conn.execute(
+                "UPDATE documents SET source_path = %s, updated_at = now() WHERE id = %s",
+                (source_path, doc_id),
+            )
+
+    def delete_document(self, doc_id: str) -> bool:
+        with self.conn.transaction():
+            cur = self.conn.execute("DELETE FROM documents WHERE id = %s", (doc_id,))
+            return cur.rowcount > 0
+
+    def chunks(self, doc_id: str) -> list[dict]:
+        return self.conn.execute(
+            "SELECT id, ordinal, section_path, page_start, page_end, tokens, text"
+            " FROM chunks WHERE document_id = %s ORDER BY ordinal",
+            (doc_id,),
+        ).fetchall()
+
+    def counts(self) -> dict[str, int]:
+        row = self.conn.execute(
+            "SELECT (SELECT count(*) FROM documents WHERE status = 'complete') AS documents,"
+            " (SELECT coalesce(sum(pages), 0) FROM documents WHERE status = 'complete') AS pages,"
+            " (SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id"
+            "  WHERE d.status = 'complete') AS chunks"
+        ).fetchone()
+        return {k: int(v) for k, v in row.items()}
+
+    # -- runs ---------------------------------------------------------------------------
+    def start_run(self) -> int:
+        with self.conn.transaction():
+            return self.conn.execute(
+                "INSERT INTO ingestion_runs DEFAULT VALUES RETURNING id"
+            ).fetchone()["id"]
+
+    def finish_run(self, run_id: int, summary: dict) -> None:
+        with self.conn.transaction():
+            self.conn.execute(
+                "UPDATE ingestion_runs SET finished_at = now(), summary = %s WHERE id = %s",
+                (json.dumps(summary), run_id),
+            )
