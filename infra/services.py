@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from urllib.parse import urlparse
 
 from graph.base import GraphStore
@@ -57,3 +59,17 @@ def open_graph(settings: Settings) -> GraphStore:
         store = FalkorDBGraphStore(uri, settings.graph_name, settings.graph_password)
     store.ensure_schema()
     return store
+
+
+@contextlib.contextmanager
+def stores(settings: Settings) -> Iterator[tuple[PgStore, GraphStore]]:
+    """Both stores, opened (and embedded servers started) on demand, closed on exit."""
+    pg = open_pgstore(settings)
+    try:
+        graph = open_graph(settings)
+        try:
+            yield pg, graph
+        finally:
+            graph.close()
+    finally:
+        pg.close()

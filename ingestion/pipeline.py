@@ -1,0 +1,310 @@
+"""The ingestion pipeline: files in, chunks in Postgres and facts in the graph.
+
+A document is keyed by the sha256 of its bytes. Per file: read, hash (unchanged content is
+skipped), parse, chunk, extract, embed, then write in an order that keeps the stores
+consistent at every instant:
+
+1. Postgres: the new version and its chunks as ``pending`` (one transaction, invisible);
+2. graph: its chunks and facts (idempotent MERGEs);
+3. Postgres: flip it to ``complete`` and drop the version it replaces (one transaction);
+4. graph: remove the replaced version's facts.
+
+A crash or Ctrl-C between any two steps leaves either the old or the new version visible;
+``recover()`` at the start of the next run removes what was left half-written, and the rerun
+ingests the file again. One bad file never stops the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from graph.base import GraphStore
+from ingestion.chunker import chunk_blocks, to_blocks
+from ingestion.embed import Embedder
+from ingestion.extract import Extractor, RuleExtractor
+from ingestion.parsers import SUPPORTED_SUFFIXES, ParseError, parse_file
+from maint.domain import DocumentRecord
+from maint.settings import Settings
+from retrieval.pgstore import PgStore
+
+Status = Literal["added", "updated", "unchanged", "failed", "skipped"]
+
+
+@dataclass
+class FileResult:
+    path: str
+    status: Status
+    document_id: str | None = None
+    title: str | None = None
+    pages: int = 0
+    chunks: int = 0
+    entities: int = 0
+    relations: int = 0
+    seconds: float = 0.0
+    reason: str | None = None
+    hint: str | None = None
+
+
+@dataclass
+class Timings:
+    parse: float = 0.0
+    extract: float = 0.0
+    embed: float = 0.0
+    vector_store: float = 0.0
+    graph: float = 0.0
+
+
+@dataclass
+class IngestSummary:
+    files: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+    timings: Timings = field(default_factory=Timings)
+    recovered: list[str] = field(default_factory=list)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def failed(self) -> bool:
+        return self.count("failed") > 0
+
+    def totals(self) -> dict[str, int]:
+        done = [f for f in self.files if f.status in ("added", "updated")]
+        return {
+            "pages": sum(f.pages for f in done),
+            "chunks": sum(f.chunks for f in done),
+            "entities": sum(f.entities for f in done),
+            "relations": sum(f.relations for f in done),
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "documents": {
+                s: self.count(s) for s in ("added", "updated", "unchanged", "failed", "skipped")
+            },
+            **self.totals(),
+            "seconds": round(self.seconds, 3),
+            "timings": {k: round(v, 3) for k, v in asdict(self.timings).items()},
+            "recovered": self.recovered,
+            "files": [asdict(f) for f in self.files],
+        }
+
+
+def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
+    """Files to ingest: (path, named explicitly). Folders are walked, hidden files skipped."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path)
+                if child.is_file() and not any(p.startswith(".") for p in rel.parts):
+                    yield child, False
+        else:
+            yield path, True
+
+
+class Ingestor:
+    def __init__(
+        self,
+        settings: Settings,
+        pg: PgStore,
+        graph: GraphStore,
+        embedder: Embedder,
+        extractor: Extractor | None = None,
+    ):
+        self.settings = settings
+        self.pg = pg
+        self.graph = graph
+        self.embedder = embedder
+        self.extractor = extractor or RuleExtractor()
+
+    # -- consistency ------------------------------------------------------------------
+    def recover(self) -> list[str]:
+        """Remove what an interrupted run left half-written; returns the document ids."""
+        removed = []
+        for doc in self.pg.pending_documents():
+            self.graph.delete_document(doc.id)
+            self.pg.delete_document(doc.id)
+            removed.append(doc.id)
+        complete = self.pg.complete_ids()
+        for doc_id in self.graph.document_ids() - complete:
+            self.graph.delete_document(doc_id)
+            removed.append(doc_id)
+        return sorted(set(removed))
+
+    def delete(self, doc_id: str) -> bool:
+        """Delete a document: its chunks, and the facts only it supported."""
+        self.graph.delete_document(doc_id)
+        return self.pg.delete_document(doc_id)
+
+    # -- ingestion --------------------------------------------------------------------
+    def ingest(
+        self,
+        paths: Iterable[Path],
+        on_file_start: Callable[[Path], None] | None = None,
+        on_file_done: Callable[[FileResult], None] | None = None,
+    ) -> IngestSummary:
+        start = time.perf_counter()
+        summary = IngestSummary()
+        summary.recovered = self.recover()
+        run_id = self.pg.start_run()
+        try:
+            for path, explicit in discover(paths):
+                if on_file_start:
+                    on_file_start(path)
+                if not explicit and path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                    result = FileResult(
+                        str(path),
+                        "skipped",
+                        reason=f"not a manual format ({path.suffix})",
+                        hint=f"supported: {', '.join(SUPPORTED_SUFFIXES)}",
+                    )
+                else:
+                    result = self.ingest_file(path, summary.timings)
+                summary.files.append(result)
+                if on_file_done:
+                    on_file_done(result)
+        finally:
+            summary.seconds = time.perf_counter() - start
+            self.pg.finish_run(run_id, summary.to_dict())
+        return summary
+
+    def _fail(self, path: Path, t0: float, reason: str, hint: str) -> FileResult:
+        return FileResult(
+            str(path), "failed", reason=reason, hint=hint, seconds=time.perf_counter() - t0
+        )
+
+    def ingest_file(self, path: Path, timings: Timings | None = None) -> FileResult:
+        timings = timings or Timings()
+        t0 = time.perf_counter()
+        source = str(path.resolve())
+        try:
+            size = path.stat().st_size
+            limit = self.settings.max_file_mb * 1024 * 1024
+            if size > limit:
+                return self._fail(
+                    path,
+                    t0,
+                    f"file is {size / 1e6:.0f} MB, over the {self.settings.max_file_mb:g} MB limit",
+                    "split the manual, or raise MAINT_MAX_FILE_MB if it really is one manual",
+                )
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return self._fail(
+                path,
+                t0,
+                "file not found (removed or renamed during the run?)",
+                "check the path and run the command again",
+            )
+        except IsADirectoryError:
+            return self._fail(path, t0, "is a directory", "pass the folder itself")
+        except PermissionError:
+            return self._fail(path, t0, "permission denied", "make the file readable")
+
+        sha = hashlib.sha256(data).hexdigest()
+        existing = self.pg.find_by_sha(sha)
+        if existing is not None and existing.status == "complete":
+            if existing.source_path != source:
+                self.pg.move(existing.id, source)
+            return FileResult(
+                str(path),
+                "unchanged",
+                document_id=existing.id,
+                title=existing.title,
+                pages=existing.pages,
+                chunks=existing.chunks,
+                seconds=time.perf_counter() - t0,
+            )
+
+        try:
+            t = time.perf_counter()
+            parsed = parse_file(path, data)
+            timings.parse += time.perf_counter() - t
+        except ParseError as exc:
+            return self._fail(path, t0, exc.reason, exc.hint)
+        except Exception as exc:  # a parser library choking on a damaged file
+            return self._fail(
+                path,
+                t0,
+                f"could not be parsed ({type(exc).__name__}: {exc})",
+                "check that the file opens in its usual viewer; re-export it if not",
+            )
+
+        doc_id = sha[:16]
+        t = time.perf_counter()
+        blocks = to_blocks(parsed)
+        chunks = chunk_blocks(
+            doc_id,
+            blocks,
+            self.embedder.count_tokens,
+            self.settings.chunk_tokens,
+            self.settings.chunk_overlap_tokens,
+            self.settings.max_chunk_tokens,
+        )
+        facts = self.extractor.extract(doc_id, parsed.title, chunks)
+        timings.extract += time.perf_counter() - t
+        if not chunks:
+            return self._fail(
+                path,
+                t0,
+                "no text to index after parsing",
+                "check that the file is a manual with a text layer",
+            )
+
+        t = time.perf_counter()
+        vectors = self.embedder.embed([c.embed_text for c in chunks])
+        timings.embed += time.perf_counter() - t
+
+        previous = [d.id for d in self.pg.find_by_source(source) if d.id != doc_id]
+        doc = DocumentRecord(
+            id=doc_id,
+            sha256=sha,
+            source_path=source,
+            title=parsed.title,
+            format=parsed.format,
+            pages=parsed.pages,
+            bytes=len(data),
+            status="pending",
+            chunks=len(chunks),
+        )
+        t = time.perf_counter()
+        self.pg.write_pending(doc, chunks, vectors)
+        timings.vector_store += time.perf_counter() - t
+        try:
+            t = time.perf_counter()
+            self.graph.write_document(doc, chunks, facts)
+            timings.graph += time.perf_counter() - t
+        except Exception as exc:
+            # Leave nothing half-written: the pending version goes, the old one stays.
+            try:
+                self.graph.delete_document(doc_id)
+            finally:
+                self.pg.delete_document(doc_id)
+            return self._fail(
+                path,
+                t0,
+                f"graph store refused the facts ({type(exc).__name__}: {exc})",
+                "check the graph store (`maint services status`) and run the command again",
+            )
+        t = time.perf_counter()
+        self.pg.complete(doc_id, replaces=previous)
+        timings.vector_store += time.perf_counter() - t
+        t = time.perf_counter()
+        for old in previous:
+            self.graph.delete_document(old)
+        timings.graph += time.perf_counter() - t
+        return FileResult(
+            str(path),
+            "updated" if previous else "added",
+            document_id=doc_id,
+            title=parsed.title,
+            pages=parsed.pages,
+            chunks=len(chunks),
+            entities=len(facts.nodes),
+            relations=len(facts.edges),
+            seconds=time.perf_counter() - t0,
+        )

@@ -1,0 +1,57 @@
+"""The ``maint`` command: every feature of the project is reachable from here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from graph.cli import app as graph_app
+from infra.cli import app as services_app
+from ingestion.cli import documents_app, ingest
+from maint import __version__
+from maint.settings import Settings
+
+app = typer.Typer(
+    name="maint",
+    help="Air-gapped maintenance assistant: ingest manuals, inspect what was stored, and "
+    "(soon) ask grounded questions.\n\nWith nothing configured, maint runs on embedded "
+    "PostgreSQL+pgvector and FalkorDB servers under its data dir (MAINT_DATA_DIR). Point "
+    "MAINT_DATABASE_URL and MAINT_GRAPH_URI at external servers for production.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"maint {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        envvar="MAINT_DATA_DIR",
+        help="Workspace folder for the embedded stores and caches.",
+        show_default=False,
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    overrides = {"data_dir": data_dir} if data_dir else {}
+    ctx.obj = Settings(**overrides)
+
+
+app.command("ingest")(ingest)
+app.add_typer(documents_app, name="documents")
+app.add_typer(graph_app, name="graph")
+app.add_typer(services_app, name="services")
+
+if __name__ == "__main__":
+    app()

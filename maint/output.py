@@ -1,0 +1,43 @@
+"""Command output conventions: ``--json`` puts one JSON document on stdout; human text and
+progress go to stderr when JSON is asked for, to stdout otherwise."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True)
+out = Console()
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def human(as_json: bool) -> Console:
+    return err if as_json else out
+
+
+@contextlib.contextmanager
+def cli_errors() -> Iterator[None]:
+    """Store and service errors end the command with their message, not a traceback."""
+    from graph.base import GraphError
+    from infra.embedded import ServiceError
+    from retrieval.pgstore import StoreError
+
+    try:
+        yield
+    except (StoreError, GraphError, ServiceError, FileNotFoundError) as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print(
+            "[yellow]interrupted.[/] The stores are consistent; run the command again to finish."
+        )
+        raise typer.Exit(130) from None
