@@ -19,7 +19,7 @@ from graph.base import GraphStore
 from infra.embedded import EmbeddedFalkorDB, EmbeddedPostgres
 from infra.services import open_graph, open_pgstore
 from ingestion.embed import SentenceTransformerEmbedder
-from ingestion.pipeline import IngestSummary, Ingestor
+from ingestion.pipeline import Ingestor, IngestSummary
 from maint.settings import Settings
 from retrieval.pgstore import PgStore
 

@@ -32,9 +32,12 @@ def test_pdf_pages_columns_hyphens_headers_tables():
     assert "en- ergy" not in text and "energy" in text
     # Tables survive as tables, with their units.
     torque = next(e for e in doc.elements if e.kind == "table" and "Fastener" in e.rows[0])
-    assert ["Impeller nut (lock washer WP-2207-A)", "M24 x 2", "95 N·m", "70 lbf·ft"] == (
-        torque.rows[1][:4]
-    )
+    assert (torque.rows[1][:4]) == [
+        "Impeller nut (lock washer WP-2207-A)",
+        "M24 x 2",
+        "95 N·m",
+        "70 lbf·ft",
+    ]
     assert torque.page == 14
     # Headings carry their levels; procedures keep their numbering.
     heading = next(e for e in doc.elements if e.text == "7.9 Installing the impeller")
