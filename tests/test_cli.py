@@ -1,0 +1,98 @@
+"""The ``maint`` command as a user runs it (a real subprocess, real stores)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from tests.conftest import ROOT, SAMPLES
+from tests.test_pipeline import GEARBOX, assert_consistent
+
+
+def maint(*args: str, data_dir, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MAINT_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "maint.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kw,
+    )
+
+
+def test_help_reads_like_docs(tmp_path):
+    top = maint("--help", data_dir=tmp_path)
+    assert top.returncode == 0
+    for command in ("ingest", "documents", "graph", "services"):
+        assert command in top.stdout
+    ingest = maint("ingest", "--help", data_dir=tmp_path)
+    assert "Unchanged files" in ingest.stdout and "--json" in ingest.stdout
+
+
+def test_ingest_list_show_delete_stats(scratch, tmp_path):
+    data_dir = scratch.settings.data_dir
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4 truncated")
+    run = maint("ingest", str(GEARBOX), str(bad), "--json", data_dir=data_dir)
+    assert run.returncode == 1  # some failed
+    summary = json.loads(run.stdout)
+    assert summary["documents"]["added"] == 1 and summary["documents"]["failed"] == 1
+    assert summary["chunks"] > 0 and summary["entities"] > 0 and summary["relations"] > 0
+    assert "broken.pdf" in run.stderr and "export it again" in run.stderr
+
+    docs = json.loads(maint("documents", "list", "--json", data_dir=data_dir).stdout)
+    assert [d["format"] for d in docs] == ["markdown"]
+    doc_id = docs[0]["id"]
+    shown = json.loads(maint("documents", "show", doc_id[:8], "--json", data_dir=data_dir).stdout)
+    assert shown["id"] == doc_id and shown["facts"]["Part"] == 22
+    assert len(shown["chunk_list"]) == docs[0]["chunks"]
+
+    stats = json.loads(maint("graph", "stats", "--json", data_dir=data_dir).stdout)
+    assert stats["backend"] == "falkordb" and stats["nodes"]["Procedure"] == 5
+
+    refused = maint("documents", "delete", doc_id, data_dir=data_dir, stdin=subprocess.DEVNULL)
+    assert refused.returncode == 1 and "--yes" in refused.stderr
+    deleted = maint("documents", "delete", doc_id, "--yes", "--json", data_dir=data_dir)
+    assert json.loads(deleted.stdout)["deleted"]["id"] == doc_id
+    assert json.loads(maint("documents", "list", "--json", data_dir=data_dir).stdout) == []
+    missing = maint("documents", "show", "ffff", data_dir=data_dir)
+    assert missing.returncode == 1 and "no document" in missing.stderr
+
+
+def test_services_start_status_stop(tmp_path):
+    data_dir = tmp_path / "ws"
+    started = json.loads(maint("services", "start", "--json", data_dir=data_dir).stdout)
+    assert [s["running"] for s in started["services"]] == [True, True]
+    again = json.loads(maint("services", "status", "--json", data_dir=data_dir).stdout)
+    assert [s["pid"] for s in again["services"]] == [s["pid"] for s in started["services"]]
+    stopped = json.loads(maint("services", "stop", "--json", data_dir=data_dir).stdout)
+    assert [s["running"] for s in stopped["services"]] == [False, False]
+    # Restart on the kept data (a crash-stopped server must come back too).
+    restarted = json.loads(maint("services", "start", "--json", data_dir=data_dir).stdout)
+    assert all(s["running"] for s in restarted["services"])
+    maint("services", "stop", data_dir=data_dir)
+
+
+def test_ctrl_c_leaves_consistent_stores_and_a_clear_message(scratch):
+    env = {**os.environ, "MAINT_DATA_DIR": str(scratch.settings.data_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "maint.cli", "ingest", str(SAMPLES)],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "added" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130
+    assert "interrupted" in rest and "run the command again" in rest
+    assert_consistent(scratch)
