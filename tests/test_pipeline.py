@@ -242,7 +242,7 @@ def test_killed_cli_run_is_completed_by_a_rerun(corpus, scratch):
     assert proc.returncode == -signal.SIGKILL
     assert 1 <= scratch.pg.counts()["documents"] < 5
     time.sleep(0.2)
-    done = subprocess.run(cmd + ["--json"], env=env, cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([*cmd, "--json"], env=env, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert scratch.state()["graph"] == corpus.state()["graph"]
     assert scratch.pg.counts() == corpus.pg.counts()

@@ -1,0 +1,1 @@
+"""Evaluation: RAGAS and domain metrics (next issues)."""

@@ -1,0 +1,1 @@
+"""Serving: the OpenAI-compatible chat API (next issues)."""
