@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from maint.domain import Block, Chunk, Element, ParsedDocument
+from maint.domain import Block, BlockKind, Chunk, Element, ParsedDocument
 
 TokenCounter = Callable[[str], int]
 
@@ -58,23 +58,23 @@ def to_blocks(doc: ParsedDocument) -> list[Block]:
             i += 1
             continue
         title = heading_title(stack[-1][1]) if stack else None
-        if el.kind == "table":
-            blocks.append(
-                Block(
-                    kind="table",
-                    section=section(),
-                    page_start=el.page,
-                    page_end=el.page,
-                    text=render_table(el.rows or []),
-                    rows=el.rows or [],
-                    title=title,
-                )
+
+        def block(
+            kind: BlockKind, text: str, el: Element = el, title: str | None = title, **extra
+        ) -> Block:
+            return Block(
+                kind=kind,
+                section=section(),
+                page_start=el.page,
+                page_end=el.page,
+                text=text,
+                title=title,
+                **extra,
             )
-            i += 1
-            continue
+
         if el.kind == "list_item" and el.number is not None:
-            i, block = _procedure(elements, i, section(), title)
-            blocks.append(block)
+            i, procedure = _procedure(elements, i, section(), title)
+            blocks.append(procedure)
             continue
         if el.kind == "list_item":
             items: list[Element] = []
@@ -85,53 +85,19 @@ def to_blocks(doc: ParsedDocument) -> list[Block]:
             ):
                 items.append(elements[i])
                 i += 1
-            blocks.append(
-                Block(
-                    kind="list",
-                    section=section(),
-                    page_start=items[0].page,
-                    page_end=items[-1].page,
-                    text="\n".join(f"- {e.text}" for e in items),
-                    title=title,
-                )
-            )
+            bullets = block("list", "\n".join(f"- {e.text}" for e in items))
+            blocks.append(bullets.model_copy(update={"page_end": items[-1].page}))
             continue
         signal = _signal(el.text)
-        if signal in ("DANGER", "WARNING", "CAUTION"):
-            body = SIGNAL.sub("", el.text, count=1)
-            blocks.append(
-                Block(
-                    kind="warning",
-                    section=section(),
-                    page_start=el.page,
-                    page_end=el.page,
-                    text=f"{signal}: {body}",
-                    level=signal,
-                    title=title,
-                )
-            )
+        body = SIGNAL.sub("", el.text, count=1)
+        if el.kind == "table":
+            blocks.append(block("table", render_table(el.rows or []), rows=el.rows or []))
+        elif signal in ("DANGER", "WARNING", "CAUTION"):
+            blocks.append(block("warning", f"{signal}: {body}", level=signal))
         elif signal == "NOTE":
-            blocks.append(
-                Block(
-                    kind="note",
-                    section=section(),
-                    page_start=el.page,
-                    page_end=el.page,
-                    text=f"NOTE: {SIGNAL.sub('', el.text, count=1)}",
-                    title=title,
-                )
-            )
+            blocks.append(block("note", f"NOTE: {body}"))
         else:
-            blocks.append(
-                Block(
-                    kind="paragraph",
-                    section=section(),
-                    page_start=el.page,
-                    page_end=el.page,
-                    text=el.text,
-                    title=title,
-                )
-            )
+            blocks.append(block("paragraph", el.text))
         i += 1
     return blocks
 

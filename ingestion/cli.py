@@ -210,7 +210,7 @@ def delete_document(
                 err.print("[bold red]error:[/] not a terminal; pass --yes to delete")
                 raise typer.Exit(1)
             typer.confirm(f"Delete {doc.title!r} ({doc.id})?", abort=True)
-        Ingestor(ctx.obj, pg, graph, embedder=None).delete(doc.id)  # type: ignore[arg-type]
+        Ingestor(ctx.obj, pg, graph).delete(doc.id)
     if as_json:
         emit_json({"deleted": doc.model_dump()})
     else:

@@ -113,9 +113,10 @@ class Ingestor:
         settings: Settings,
         pg: PgStore,
         graph: GraphStore,
-        embedder: Embedder,
+        embedder: Embedder | None = None,
         extractor: Extractor | None = None,
     ):
+        """``embedder`` may be left out by callers that only delete or recover."""
         self.settings = settings
         self.pg = pg
         self.graph = graph
@@ -236,6 +237,8 @@ class Ingestor:
 
         doc_id = sha[:16]
         t = time.perf_counter()
+        if self.embedder is None:
+            raise ValueError("Ingestor needs an embedder to ingest files")
         blocks = to_blocks(parsed)
         chunks = chunk_blocks(
             doc_id,

@@ -96,3 +96,34 @@ def test_ctrl_c_leaves_consistent_stores_and_a_clear_message(scratch):
     assert proc.wait(timeout=120) == 130
     assert "interrupted" in rest and "run the command again" in rest
     assert_consistent(scratch)
+
+
+def test_external_store_urls_are_used_instead_of_embedded(corpus, tmp_path):
+    """MAINT_DATABASE_URL / MAINT_GRAPH_URI: here, another workspace's running servers."""
+    from infra.embedded import EmbeddedFalkorDB, EmbeddedPostgres
+
+    data_dir = corpus.settings.data_dir
+    env = {
+        "MAINT_DATABASE_URL": EmbeddedPostgres(data_dir).url,
+        "MAINT_GRAPH_URI": EmbeddedFalkorDB(data_dir).url,
+    }
+    own = tmp_path / "own"
+    with_env = {**os.environ, **env, "MAINT_DATA_DIR": str(own)}
+    status = subprocess.run(
+        [sys.executable, "-m", "maint.cli", "services", "status", "--json"],
+        env=with_env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert json.loads(status.stdout)["services"] == []  # nothing embedded is used
+    run = subprocess.run(
+        [sys.executable, "-m", "maint.cli", "ingest", str(GEARBOX), "--json"],
+        env=with_env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["documents"]["unchanged"] == 1  # the corpus already has it
+    assert not (own / "postgres").exists() and not (own / "falkordb").exists()
