@@ -64,20 +64,15 @@ def _start_lock(data_dir: Path, name: str) -> Iterator[None]:
 
 
 def _pid_alive(pid: int | None) -> bool:
+    """A live process: a crashed server can linger as a zombie that kill(pid, 0) still finds."""
+    import psutil
+
     if not pid:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
-    except PermissionError:
-        return True
-    # A zombie child of ours still answers kill(0); reap it if it is one.
-    with contextlib.suppress(ChildProcessError, OSError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    return True
 
 
 class EmbeddedPostgres:
