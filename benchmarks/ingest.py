@@ -47,11 +47,20 @@ def run_scenario(name: str, copies: int) -> dict:
     """One scenario, in this process: a fresh workspace, ingest, then the bare-encode baseline."""
     from infra.embedded import remove_workspace
     from infra.services import stores
-    from ingestion.chunker import chunk_blocks, to_blocks
     from ingestion.embed import SentenceTransformerEmbedder
-    from ingestion.parsers import parse_file
-    from ingestion.pipeline import Ingestor, discover
+    from ingestion.pipeline import Ingestor
     from maint.settings import Settings
+
+    class Recording(SentenceTransformerEmbedder):
+        """Our embedder, keeping the texts it embedded for the bare-encode baseline."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.texts: list[str] = []
+
+        def embed(self, texts):
+            self.texts.extend(texts)
+            return super().embed(texts)
 
     work = Path(tempfile.mkdtemp(prefix=f"maint-bench-{name}-"))
     corpus = work / "corpus"
@@ -62,7 +71,7 @@ def run_scenario(name: str, copies: int) -> dict:
     else:
         replicate(corpus, copies)
     settings = Settings(data_dir=work / "data")
-    embedder = SentenceTransformerEmbedder()
+    embedder = Recording()
     try:
         with stores(settings) as (pg, graph):
             t0 = time.perf_counter()
@@ -70,18 +79,7 @@ def run_scenario(name: str, copies: int) -> dict:
             wall = time.perf_counter() - t0
         assert not summary.failed, summary.to_dict()
         # Baseline: bare encode of exactly the texts our pipeline embedded.
-        texts = []
-        for path, _ in discover([corpus]):
-            parsed = parse_file(path, path.read_bytes())
-            chunks = chunk_blocks(
-                "b",
-                to_blocks(parsed),
-                embedder.count_tokens,
-                settings.chunk_tokens,
-                settings.chunk_overlap_tokens,
-                settings.max_chunk_tokens,
-            )
-            texts += [c.embed_text for c in chunks]
+        texts = embedder.texts
         t0 = time.perf_counter()
         embedder.model.encode(texts, batch_size=settings.embedding_batch_size)
         bare = time.perf_counter() - t0

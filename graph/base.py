@@ -69,12 +69,11 @@ class GraphStore(ABC):
             self._create_index(label, "document_id")
 
     def _create_index(self, label: str, prop: str) -> None:
-        for stmt in self.dialect.index_statements(label, prop):
-            try:
-                self.run(stmt)
-            except Exception as exc:  # FalkorDB has no IF NOT EXISTS
-                if "already indexed" not in str(exc):
-                    raise
+        try:
+            self.run(self.dialect.index_statement(label, prop))
+        except Exception as exc:  # FalkorDB has no IF NOT EXISTS
+            if "already indexed" not in str(exc):
+                raise
 
     def write_document(self, doc: DocumentRecord, chunks: Sequence[Chunk], facts: Facts) -> None:
         """Write a document's chunks and facts (idempotent: MERGE by key)."""

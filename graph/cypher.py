@@ -113,13 +113,13 @@ class Dialect:
     name: str
     node_id: str  # format with the variable name
 
-    def index_statements(self, label: str, prop: str) -> list[str]:
+    def index_statement(self, label: str, prop: str) -> str:
         label = _name(label)
         if self.name == "neo4j":
-            return [
+            return (
                 f"CREATE INDEX {label.lower()}_{prop} IF NOT EXISTS FOR (n:{label}) ON (n.{prop})"
-            ]
-        return [f"CREATE INDEX FOR (n:{label}) ON (n.{prop})"]
+            )
+        return f"CREATE INDEX FOR (n:{label}) ON (n.{prop})"
 
     def unique_statement(self, label: str, prop: str) -> str:
         label = _name(label)

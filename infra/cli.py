@@ -36,16 +36,20 @@ def _show(settings: Settings, as_json: bool) -> None:
     console.print(table)
 
 
+def _apply(ctx: typer.Context, action: str, as_json: bool) -> None:
+    settings: Settings = ctx.obj
+    with cli_errors():
+        for svc in embedded_services(settings):
+            getattr(svc, action)()
+    _show(settings, as_json)
+
+
 @app.command()
 def start(
     ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
 ) -> None:
     """Start the embedded servers (creating them on first use)."""
-    settings: Settings = ctx.obj
-    with cli_errors():
-        for svc in embedded_services(settings):
-            svc.start()
-    _show(settings, as_json)
+    _apply(ctx, "start", as_json)
 
 
 @app.command()
@@ -53,11 +57,7 @@ def stop(
     ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
 ) -> None:
     """Stop the embedded servers cleanly (data is kept)."""
-    settings: Settings = ctx.obj
-    with cli_errors():
-        for svc in embedded_services(settings):
-            svc.stop()
-    _show(settings, as_json)
+    _apply(ctx, "stop", as_json)
 
 
 @app.command()

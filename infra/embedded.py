@@ -194,8 +194,6 @@ class EmbeddedPostgres:
                     raise ServiceError(
                         f"{self.pgdata} exists but holds no PostgreSQL cluster; move it away"
                     )
-                if os.geteuid() == 0:
-                    self._prepare_root()
                 self._initdb()
             # A server that just crashed can refuse to start for a moment: retry briefly.
             last = ""

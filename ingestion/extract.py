@@ -195,7 +195,7 @@ class RuleExtractor:
         section_warnings: list[tuple[tuple[str, ...], Node]] = []
         for counter, (chunk, blk) in enumerate(pairs, start=1):
             section = tuple(blk.section)
-            self._mentions(b, chunk, blk, known)
+            self._link_mentions(chunk, blk, known)
             if blk.kind == "table" and is_interval_table(blk.rows):
                 self._interval_table(b, equipment, chunk, blk)
             elif blk.kind == "table" and not is_parts_table(blk.rows):
@@ -426,7 +426,8 @@ class RuleExtractor:
             prev = step
         return proc
 
-    def _mentions(self, b: _Builder, chunk: Chunk, blk: Block, known: dict[str, Node]) -> None:
+    def _link_mentions(self, chunk: Chunk, blk: Block, known: dict[str, Node]) -> None:
+        """A known part number anywhere in a chunk makes the part point at that chunk."""
         for pn, part in known.items():
             if chunk.id not in part.chunk_ids and _mentions(blk.text, pn):
                 part.chunk_ids.append(chunk.id)

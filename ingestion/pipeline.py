@@ -16,6 +16,7 @@ ingests the file again. One bad file never stops the batch.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -57,6 +58,14 @@ class Timings:
     embed: float = 0.0
     vector_store: float = 0.0
     graph: float = 0.0
+
+    @contextlib.contextmanager
+    def measure(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            setattr(self, stage, getattr(self, stage) + time.perf_counter() - start)
 
 
 @dataclass
@@ -222,9 +231,8 @@ class Ingestor:
             )
 
         try:
-            t = time.perf_counter()
-            parsed = parse_file(path, data)
-            timings.parse += time.perf_counter() - t
+            with timings.measure("parse"):
+                parsed = parse_file(path, data)
         except ParseError as exc:
             return self._fail(path, t0, exc.reason, exc.hint)
         except Exception as exc:  # a parser library choking on a damaged file
@@ -236,20 +244,18 @@ class Ingestor:
             )
 
         doc_id = sha[:16]
-        t = time.perf_counter()
         if self.embedder is None:
             raise ValueError("Ingestor needs an embedder to ingest files")
-        blocks = to_blocks(parsed)
-        chunks = chunk_blocks(
-            doc_id,
-            blocks,
-            self.embedder.count_tokens,
-            self.settings.chunk_tokens,
-            self.settings.chunk_overlap_tokens,
-            self.settings.max_chunk_tokens,
-        )
-        facts = self.extractor.extract(doc_id, parsed.title, chunks)
-        timings.extract += time.perf_counter() - t
+        with timings.measure("extract"):
+            chunks = chunk_blocks(
+                doc_id,
+                to_blocks(parsed),
+                self.embedder.count_tokens,
+                self.settings.chunk_tokens,
+                self.settings.chunk_overlap_tokens,
+                self.settings.max_chunk_tokens,
+            )
+            facts = self.extractor.extract(doc_id, parsed.title, chunks)
         if not chunks:
             return self._fail(
                 path,
@@ -258,9 +264,8 @@ class Ingestor:
                 "check that the file is a manual with a text layer",
             )
 
-        t = time.perf_counter()
-        vectors = self.embedder.embed([c.embed_text for c in chunks])
-        timings.embed += time.perf_counter() - t
+        with timings.measure("embed"):
+            vectors = self.embedder.embed([c.embed_text for c in chunks])
 
         previous = [d.id for d in self.pg.find_by_source(source) if d.id != doc_id]
         doc = DocumentRecord(
@@ -274,13 +279,11 @@ class Ingestor:
             status="pending",
             chunks=len(chunks),
         )
-        t = time.perf_counter()
-        self.pg.write_pending(doc, chunks, vectors)
-        timings.vector_store += time.perf_counter() - t
+        with timings.measure("vector_store"):
+            self.pg.write_pending(doc, chunks, vectors)
         try:
-            t = time.perf_counter()
-            self.graph.write_document(doc, chunks, facts)
-            timings.graph += time.perf_counter() - t
+            with timings.measure("graph"):
+                self.graph.write_document(doc, chunks, facts)
         except Exception as exc:
             # Leave nothing half-written: the pending version goes, the old one stays.
             try:
@@ -293,13 +296,11 @@ class Ingestor:
                 f"graph store refused the facts ({type(exc).__name__}: {exc})",
                 "check the graph store (`maint services status`) and run the command again",
             )
-        t = time.perf_counter()
-        self.pg.complete(doc_id, replaces=previous)
-        timings.vector_store += time.perf_counter() - t
-        t = time.perf_counter()
-        for old in previous:
-            self.graph.delete_document(old)
-        timings.graph += time.perf_counter() - t
+        with timings.measure("vector_store"):
+            self.pg.complete(doc_id, replaces=previous)
+        with timings.measure("graph"):
+            for old in previous:
+                self.graph.delete_document(old)
         return FileResult(
             str(path),
             "updated" if previous else "added",

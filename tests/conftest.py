@@ -39,12 +39,11 @@ class Workspace:
     graph: GraphStore
     embedder: SentenceTransformerEmbedder
 
-    def ingestor(self, **overrides) -> Ingestor:
-        settings = self.settings.model_copy(update=overrides) if overrides else self.settings
-        return Ingestor(settings, self.pg, self.graph, self.embedder)
+    def ingestor(self) -> Ingestor:
+        return Ingestor(self.settings, self.pg, self.graph, self.embedder)
 
-    def ingest(self, *paths: Path, **overrides) -> IngestSummary:
-        return self.ingestor(**overrides).ingest(list(paths))
+    def ingest(self, *paths: Path) -> IngestSummary:
+        return self.ingestor().ingest(list(paths))
 
     def wipe(self) -> None:
         self.pg.conn.execute("DELETE FROM documents")

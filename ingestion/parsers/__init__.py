@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,27 +11,29 @@ from maint.domain import ParsedDocument
 
 Parser = Callable[[Path, bytes], ParsedDocument]
 
-
-def _parsers() -> dict[str, Parser]:
-    from ingestion.parsers import html, markdown, pdf, text
-
-    return {
-        ".pdf": pdf.parse,
-        ".html": html.parse,
-        ".htm": html.parse,
-        ".md": markdown.parse,
-        ".markdown": markdown.parse,
-        ".txt": text.parse,
-        ".text": text.parse,
-    }
+# File suffix -> parser module; modules load on first use (pdfplumber is slow to import).
+_PARSER_MODULES = {
+    ".pdf": "pdf",
+    ".html": "html",
+    ".htm": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+    ".text": "text",
+}
+SUPPORTED_SUFFIXES = tuple(_PARSER_MODULES)
 
 
-SUPPORTED_SUFFIXES = (".pdf", ".html", ".htm", ".md", ".markdown", ".txt", ".text")
+def _parser(suffix: str) -> Parser | None:
+    module = _PARSER_MODULES.get(suffix)
+    if module is None:
+        return None
+    return importlib.import_module(f"ingestion.parsers.{module}").parse
 
 
 def parse_file(path: Path, data: bytes) -> ParsedDocument:
     """Parse ``data`` (the bytes of ``path``) by the file's extension."""
-    parser = _parsers().get(path.suffix.lower())
+    parser = _parser(path.suffix.lower())
     if parser is None:
         raise ParseError(
             f"unsupported file type {path.suffix or '(none)'!r}",

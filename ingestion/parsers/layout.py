@@ -32,7 +32,6 @@ class Line:
     page: int
     heading_level: int | None = None  # set by a parser that knows fonts (PDF)
     gap_before: bool = False  # vertical space / blank line before it
-    indent: float = 0.0
     table: list[list[str]] | None = None  # a table detected by the PDF parser
     extra: dict = field(default_factory=dict)
 

@@ -57,7 +57,6 @@ def _line(words: list[dict], page: int) -> Line:
     return Line(
         text=" ".join(w["text"] for w in words),
         page=page,
-        indent=words[0]["x0"],
         extra={
             "top": words[0]["top"],
             "size": statistics.median(w["size"] for w in words),

@@ -65,8 +65,7 @@ def _page_lines(page: str, number: int) -> list[Line]:
             lines.append(Line(text="", page=number, table=rows, gap_before=True))
             blank = True
             continue
-        indent = len(text) - len(text.lstrip())
-        lines.append(Line(text=text.rstrip(), page=number, gap_before=blank, indent=indent))
+        lines.append(Line(text=text.rstrip(), page=number, gap_before=blank))
         blank = False
         i += 1
     return lines
