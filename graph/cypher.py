@@ -134,3 +134,56 @@ class Dialect:
 
 NEO4J = Dialect(name="neo4j", node_id="elementId({})")
 FALKORDB = Dialect(name="falkordb", node_id="toString(id({}))")
+
+
+# -- retrieval (graph lookups; see retrieval/graph_facts.py) ---------------------------------
+EQUIPMENT = "MATCH (e:Equipment) RETURN e.key AS key, e.name AS name"
+PARTS_BY_KEY = (
+    "MATCH (p:Part) WHERE p.key IN $keys "
+    "OPTIONAL MATCH (p)-[:MENTIONED_IN]->(c:Chunk) "
+    "OPTIONAL MATCH (e:Equipment)-[h:HAS_PART]->(p) "
+    "OPTIONAL MATCH (p)-[:SUPERSEDED_BY]->(n:Part) "
+    "OPTIONAL MATCH (o:Part)-[:SUPERSEDED_BY]->(p) "
+    "RETURN p.key AS key, p.part_number AS part_number, p.description AS description, "
+    "p.nsn AS nsn, collect(DISTINCT c.id) AS chunks, collect(DISTINCT e.name) AS equipment, "
+    "collect(DISTINCT h.qty) AS qty, collect(DISTINCT n.part_number) AS superseded_by, "
+    "collect(DISTINCT o.part_number) AS supersedes"
+)
+PROCEDURES_USING_PARTS = (
+    "MATCH (pr:Procedure)-[:USES_PART]->(p:Part) WHERE p.key IN $keys "
+    "MATCH (pr)-[:MENTIONED_IN]->(c:Chunk) "
+    "OPTIONAL MATCH (pr)-[:HAS_WARNING]->(w:Warning) "
+    "RETURN p.part_number AS part, pr.title AS title, c.id AS chunk, "
+    "collect(DISTINCT w.text) AS warnings"
+)
+# Facts of the linked equipment (all equipment when the question names none), one kind each.
+_SCOPE = "WHERE size($eq) = 0 OR e.key IN $eq "
+EQUIPMENT_SPECS = (
+    "MATCH (e:Equipment)-[:HAS_SPEC]->(s:Spec)-[:MENTIONED_IN]->(c:Chunk) "
+    + _SCOPE
+    + "RETURN e.name AS equipment, s.parameter AS parameter, s.value AS value, s.unit AS unit, "
+    "s.unit_si AS unit_si, s.condition AS condition, c.id AS chunk"
+)
+EQUIPMENT_PARTS = (
+    "MATCH (e:Equipment)-[h:HAS_PART]->(p:Part)-[:MENTIONED_IN]->(c:Chunk) "
+    + _SCOPE
+    + "RETURN e.name AS equipment, p.part_number AS part_number, p.description AS description, "
+    "p.nsn AS nsn, h.qty AS qty, collect(DISTINCT c.id) AS chunks"
+)
+EQUIPMENT_PROCEDURES = (
+    "MATCH (e:Equipment)-[:HAS_PROCEDURE]->(pr:Procedure)-[:MENTIONED_IN]->(c:Chunk) "
+    + _SCOPE
+    + "OPTIONAL MATCH (pr)-[:HAS_WARNING]->(w:Warning) "
+    "RETURN e.name AS equipment, pr.title AS title, pr.section AS section, pr.steps AS steps, "
+    "c.id AS chunk, collect(DISTINCT w.text) AS warnings"
+)
+EQUIPMENT_INTERVALS = (
+    "MATCH (e:Equipment)-[:HAS_INTERVAL]->(i:Interval)-[:MENTIONED_IN]->(c:Chunk) "
+    + _SCOPE
+    + "RETURN e.name AS equipment, i.task AS task, i.interval AS interval, c.id AS chunk"
+)
+EQUIPMENT_WARNINGS = (
+    "MATCH (e:Equipment)-[:HAS_WARNING]->(w:Warning)-[:MENTIONED_IN]->(c:Chunk) "
+    + _SCOPE
+    + "RETURN e.name AS equipment, w.text AS text, c.id AS chunk"
+)

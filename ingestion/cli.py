@@ -35,18 +35,14 @@ def ingest(
     the rest of the batch is ingested and the exit code is 1.
     """
     from infra.services import stores
-    from ingestion.embed import LazyEmbedder, SentenceTransformerEmbedder
+    from ingestion.embed import embedder_for
     from ingestion.pipeline import Ingestor, discover
 
     settings: Settings = ctx.obj
     with cli_errors():
         files = list(discover(paths))
         err.print(f"Opening the stores ({settings.data_dir}) …")
-        embedder = LazyEmbedder(
-            lambda: SentenceTransformerEmbedder(
-                settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
-            )
-        )
+        embedder = embedder_for(settings)
         with (
             stores(settings) as (pg, graph),
             Progress(

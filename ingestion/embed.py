@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from maint.settings import Settings
 
 
 class Embedder(Protocol):
@@ -68,6 +71,17 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def embedder_for(settings: Settings, lazy: bool = True) -> Embedder:
+    """The embedder the settings name; lazy: loaded on first use."""
+
+    def load() -> Embedder:
+        return SentenceTransformerEmbedder(
+            settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
+        )
+
+    return LazyEmbedder(load) if lazy else load()
 
 
 class LazyEmbedder:

@@ -71,9 +71,66 @@ class Settings(BaseSettings):
     )
     max_file_mb: float = Field(default=100.0, description="Files larger than this are refused.")
 
+    # -- retrieval ------------------------------------------------------------------------
+    retrieve_candidates: int = Field(
+        default=20, description="Chunks each retriever returns before fusion."
+    )
+    context_chunks: int = Field(default=5, description="Most chunks given to the generator.")
+    context_tokens: int = Field(
+        default=1200, description="Token budget of the context (chunks + graph facts)."
+    )
+    rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant.")
+    weight_vector: float = Field(default=1.0, description="Fusion weight of vector search.")
+    weight_keyword: float = Field(default=1.0, description="Fusion weight of keyword search.")
+    weight_graph: float = Field(default=1.0, description="Fusion weight of graph lookups.")
+    hnsw_ef_search: int = Field(
+        default=40, description="pgvector hnsw.ef_search: higher = better recall, slower."
+    )
+    min_relevance: float = Field(
+        default=0.35,
+        description="Below this best vector similarity, with no keyword or graph hit, the "
+        "question is answered 'not in the documentation'.",
+    )
+
+    # -- generation -----------------------------------------------------------------------
+    generator: Literal["local", "openai"] = Field(
+        default="local",
+        description="local: a Hugging Face causal LM in-process; openai: any OpenAI-compatible "
+        "endpoint (vLLM, Ollama, llama.cpp server) at openai_base_url.",
+    )
+    model: str | None = Field(
+        default=None,
+        description="Local HF model path or name. Unset: the bundled SmolLM2-135M-Instruct.",
+    )
+    adapter: str | None = Field(
+        default=None,
+        description="PEFT adapter path (or name under data_dir/adapters) for ft/hybrid modes.",
+    )
+    openai_base_url: str | None = Field(
+        default=None, description="e.g. http://localhost:8000/v1 for vLLM."
+    )
+    openai_api_key: str | None = None
+    openai_model: str | None = Field(
+        default=None, description="Model name sent to the endpoint (default: its first model)."
+    )
+    max_new_tokens: int = Field(default=160, description="Generation length cap.")
+    temperature: float = Field(default=0.0, description="0 = greedy (deterministic).")
+    seed: int = 0
+    max_question_chars: int = Field(
+        default=2000, description="Longer questions are cut to this length (with a note)."
+    )
+
     @property
     def embedded_postgres(self) -> bool:
         return self.database_url is None
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def adapters_dir(self) -> Path:
+        return self.data_dir / "adapters"
 
     @property
     def embedded_graph(self) -> bool:

@@ -25,6 +25,15 @@ _DOC_COLUMNS = (
 )
 
 
+# What a search returns per chunk: enough for a citation without a second query.
+_HIT_COLUMNS = (
+    "c.id AS chunk_id, c.document_id, d.title AS document, d.source_path, "
+    "c.section_path AS section, c.page_start, c.page_end, c.text, c.tokens"
+)
+# Part numbers compared letters-and-digits only; the same expression as the trigram index.
+_COMPACT = "regexp_replace(upper(c.text), '[^A-Z0-9]', '', 'g')"
+
+
 class StoreError(RuntimeError):
     """The database is unreachable or not in the expected shape; the message says why."""
 
@@ -219,6 +228,57 @@ class PgStore:
             "  WHERE d.status = 'complete') AS chunks"
         ).fetchone()
         return {k: int(v) for k, v in row.items()}
+
+    # -- search -------------------------------------------------------------------------
+    def vector_search(
+        self, embedding: np.ndarray, k: int, ef_search: int = 40, exact: bool = False
+    ) -> list[dict]:
+        """Nearest chunks by cosine similarity (``score`` = 1 - distance), HNSW unless exact."""
+        vec = np.asarray(embedding, dtype=np.float32)
+        with self.conn.transaction():
+            self.conn.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true),"
+                " set_config('hnsw.iterative_scan', 'relaxed_order', true),"
+                " set_config('enable_indexscan', %s, true)",
+                (str(max(ef_search, k)), "off" if exact else "on"),
+            )
+            return self.conn.execute(
+                f"SELECT {_HIT_COLUMNS}, 1 - v.dist AS score FROM ("
+                "  SELECT id, embedding <=> %(q)s AS dist FROM chunks"
+                "  ORDER BY embedding <=> %(q)s LIMIT %(k)s) v"
+                " JOIN chunks c ON c.id = v.id JOIN documents d ON d.id = c.document_id"
+                " WHERE d.status = 'complete' ORDER BY v.dist",
+                {"q": vec, "k": k},
+            ).fetchall()
+
+    def keyword_search(self, query: str, identifiers: Sequence[str], k: int) -> list[dict]:
+        """Full-text search with any of the question's terms (a question ANDs too much), plus
+        a bonus per identifier (compacted part number) the chunk contains, however spelled."""
+        likes = [f"%{i}%" for i in identifiers]
+        bonus = " + ".join(f"({_COMPACT} LIKE %(i{n})s)::int" for n in range(len(likes))) or "0"
+        either = "".join(f" OR {_COMPACT} LIKE %(i{n})s" for n in range(len(likes)))
+        params: dict = {"q": query, "k": k, **{f"i{n}": like for n, like in enumerate(likes)}}
+        return self.conn.execute(
+            "WITH q AS (SELECT replace(plainto_tsquery('english', %(q)s)::text, '&', '|')"
+            "::tsquery AS q)"
+            f" SELECT {_HIT_COLUMNS}, ts_rank_cd(c.tsv, q.q, 1) + 2.0 * ({bonus}) AS score,"
+            f" ({bonus}) AS identifiers"
+            " FROM chunks c JOIN documents d ON d.id = c.document_id, q"
+            f" WHERE (c.tsv @@ q.q{either}) AND d.status = 'complete'"
+            " ORDER BY score DESC, c.id LIMIT %(k)s",
+            params,
+        ).fetchall()
+
+    def chunks_by_ids(self, ids: Sequence[str]) -> list[dict]:
+        """Chunks by id (in no particular order), only from complete documents."""
+        if not ids:
+            return []
+        return self.conn.execute(
+            f"SELECT {_HIT_COLUMNS}, 0.0 AS score"
+            " FROM chunks c JOIN documents d ON d.id = c.document_id"
+            " WHERE c.id = ANY(%s) AND d.status = 'complete'",
+            (list(ids),),
+        ).fetchall()
 
     # -- runs ---------------------------------------------------------------------------
     def start_run(self) -> int:

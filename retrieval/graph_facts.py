@@ -1,0 +1,200 @@
+"""Graph retrieval: link the question's entities to graph nodes, pull their facts, and
+return the chunks those facts were read from, with the facts attached.
+
+Linking: part numbers (however spelled) by their compacted key, equipment by model name.
+Facts: a part's description, NSN, supersession and the procedures that use it; for the
+linked equipment (all equipment when none is named) its specs, parts, procedures with their
+warnings, intervals and general warnings, ranked by how many of the question's words they
+share (rarer words count more). Specs also answer to the quantity their unit measures, so
+"torque" finds a row of a torque table whose own label says only "Impeller nut".
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from graph import cypher
+from graph.base import GraphStore
+from retrieval.base import Fact, Hit
+from retrieval.pgstore import PgStore
+from retrieval.query import identifier_candidates, terms
+
+# What a spec's (SI) unit measures, in the words technicians ask with.
+_MEASURES = {
+    "N·m": "torque tighten tightening",
+    "mm": "clearance gap dimension size length thickness backlash",
+    "m": "length distance height",
+    "kPa": "pressure setting",
+    "m³/h": "flow capacity delivery",
+    "L/min": "flow rate",
+    "L/h": "consumption rate flow",
+    "L": "capacity quantity volume fill amount oil",
+    "°C": "temperature",
+    "kW": "power rating output",
+    "kVA": "power rating output",
+    "rpm": "speed",
+    "kg": "weight mass",
+    "dB(A)": "noise sound level",
+    "Hz": "frequency",
+    "V": "voltage",
+    "A": "current",
+    "Ah": "capacity battery",
+    "h": "interval hours",
+    "mm/s": "vibration velocity",
+    "%": "percent",
+}
+PART_LINK_SCORE = 10.0  # a part named by number outranks anything found by words
+
+
+@dataclass
+class _Candidate:
+    fact: Fact
+    words: list[str]
+    chunks: list[str]
+    score: float = 0.0
+
+
+@dataclass
+class GraphLookup:
+    """What the graph said about a question: the links it made and the facts it found."""
+
+    equipment: list[str] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    facts: list[tuple[Fact, float]] = field(default_factory=list)
+
+
+class GraphRetriever:
+    name = "graph"
+
+    def __init__(self, graph: GraphStore, pg: PgStore, max_facts: int = 12):
+        self.graph = graph
+        self.pg = pg
+        self.max_facts = max_facts
+
+    # -- linking and facts -------------------------------------------------------------
+    def lookup(self, query: str) -> GraphLookup:
+        ids = set(identifier_candidates(query))
+        equipment = {r["key"]: r["name"] for r in self.graph.run(cypher.EQUIPMENT)}
+        eq_keys = [k for k in equipment if k in ids]
+        part_keys = [i for i in ids if i not in equipment]
+        out = GraphLookup(equipment=[equipment[k] for k in eq_keys])
+        q_terms = [t for t in terms(query) if t not in {"part", "number"}]
+
+        linked = self._part_facts(part_keys)
+        out.parts = list(dict.fromkeys(c.fact.subject for c in linked if c.fact.kind == "part"))
+        scoped = self._scoped_facts(eq_keys) if q_terms else []
+        _score(scoped, q_terms)
+        ranked = sorted(linked + [c for c in scoped if c.score > 0], key=lambda c: -c.score)
+        best = ranked[0].score if ranked else 0.0
+        kept = [c for c in ranked if c.score >= 0.5 * best][: self.max_facts]
+        out.facts = [(c.fact, c.score) for c in kept]
+        self._chunks = {c.fact: c.chunks for c in kept}
+        return out
+
+    def _part_facts(self, keys: list[str]) -> list[_Candidate]:
+        if not keys:
+            return []
+        found: list[_Candidate] = []
+        for r in self.graph.run(cypher.PARTS_BY_KEY, {"keys": keys}):
+            pn = r["part_number"]
+            text = f"Part {pn}"
+            if r["description"]:
+                text += f": {r['description']}"
+            if r["nsn"]:
+                text += f"; NSN {r['nsn']}"
+            if r["equipment"]:
+                text += f"; used on {', '.join(sorted(r['equipment']))}"
+            if r["qty"]:
+                text += f" (qty {', '.join(sorted(r['qty']))})"
+            if r["superseded_by"]:
+                text += f"; superseded by {', '.join(r['superseded_by'])}"
+            if r["supersedes"]:
+                text += f"; supersedes {', '.join(r['supersedes'])}"
+            chunks = sorted(r["chunks"])
+            fact = Fact("part", pn, text, chunks[0] if chunks else "")
+            found.append(_Candidate(fact, [], chunks, PART_LINK_SCORE))
+        for r in self.graph.run(cypher.PROCEDURES_USING_PARTS, {"keys": keys}):
+            text = f"Procedure '{r['title']}' uses part {r['part']}"
+            if r["warnings"]:
+                text += ". " + " ".join(r["warnings"])
+            fact = Fact("procedure", r["title"], text, r["chunk"])
+            found.append(_Candidate(fact, [], [r["chunk"]], PART_LINK_SCORE * 0.8))
+        return found
+
+    def _scoped_facts(self, eq_keys: list[str]) -> list[_Candidate]:
+        p = {"eq": eq_keys}
+        found: list[_Candidate] = []
+        for r in self.graph.run(cypher.EQUIPMENT_SPECS, p):
+            value = f"{r['value']} {r['unit']}"
+            cond = f" ({r['condition']})" if r["condition"] else ""
+            text = f"{r['equipment']} {r['parameter']}{cond}: {value}"
+            words = f"{r['parameter']} {r['condition'] or ''} {_MEASURES.get(r['unit_si'], '')}"
+            fact = Fact("spec", f"{r['equipment']} {r['parameter']}", text, r["chunk"], value)
+            found.append(_Candidate(fact, terms(words), [r["chunk"]]))
+        for r in self.graph.run(cypher.EQUIPMENT_PARTS, p):
+            text = f"{r['equipment']} part {r['part_number']}: {r['description'] or ''}"
+            if r["nsn"]:
+                text += f"; NSN {r['nsn']}"
+            if r["qty"]:
+                text += f"; qty {r['qty']}"
+            words = f"{r['description'] or ''} part number"
+            fact = Fact("part", r["part_number"], text, sorted(r["chunks"])[0])
+            found.append(_Candidate(fact, terms(words), sorted(r["chunks"])[:3]))
+        for r in self.graph.run(cypher.EQUIPMENT_PROCEDURES, p):
+            text = f"{r['equipment']} procedure '{r['title']}' ({r['steps']} steps)"
+            if r["warnings"]:
+                text += ". " + " ".join(r["warnings"])
+            words = f"{r['title']} {r['section']} procedure how"
+            fact = Fact("procedure", r["title"], text, r["chunk"])
+            found.append(_Candidate(fact, terms(words), [r["chunk"]]))
+        for r in self.graph.run(cypher.EQUIPMENT_INTERVALS, p):
+            text = f"{r['equipment']} {r['task']}: {r['interval']}"
+            fact = Fact("interval", r["task"], text, r["chunk"], r["interval"])
+            found.append(_Candidate(fact, terms(f"{r['task']} interval"), [r["chunk"]]))
+        for r in self.graph.run(cypher.EQUIPMENT_WARNINGS, p):
+            fact = Fact("warning", r["equipment"], r["text"], r["chunk"])
+            found.append(_Candidate(fact, terms(f"{r['text']} safety"), [r["chunk"]]))
+        return found
+
+    # -- the retriever protocol --------------------------------------------------------
+    def retrieve(self, query: str, k: int) -> list[Hit]:
+        return self.hits(self.lookup(query), k)
+
+    def hits(self, lookup: GraphLookup, k: int) -> list[Hit]:
+        """Chunks behind the facts; a chunk backing several matched facts ranks higher."""
+        scores: dict[str, float] = defaultdict(float)
+        facts: dict[str, list[Fact]] = defaultdict(list)
+        for fact, score in lookup.facts:
+            for chunk_id in self._chunks.get(fact, [fact.chunk_id]):
+                scores[chunk_id] += score
+                facts[chunk_id].append(fact)
+        top = sorted(scores, key=lambda c: (-scores[c], c))[:k]
+        rows = {r["chunk_id"]: r for r in self.pg.chunks_by_ids(top)}
+        out = []
+        for chunk_id in top:
+            if chunk_id in rows:
+                h = Hit.from_row(rows[chunk_id], self.name)
+                h.score = scores[chunk_id]
+                h.facts = facts[chunk_id]
+                out.append(h)
+        return out
+
+
+def _score(candidates: list[_Candidate], q_terms: list[str]) -> None:
+    """Sum of the inverse document frequencies of the question's words a fact contains,
+    normalised a little by the fact's length so a long warning does not win on volume."""
+    if not candidates or not q_terms:
+        return
+    df: Counter[str] = Counter()
+    for c in candidates:
+        df.update(set(c.words))
+    n = len(candidates)
+    wanted = set(q_terms)
+    for c in candidates:
+        matched = wanted.intersection(c.words)
+        if not matched:
+            continue
+        idf = sum(math.log(1 + n / df[t]) for t in matched)
+        c.score = idf / math.sqrt(max(len(set(c.words)), 4) / 4)

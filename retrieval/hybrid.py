@@ -1,0 +1,113 @@
+"""The hybrid retriever: vector + keyword (+ graph), fused, cut to a context budget.
+
+``rag`` mode uses vector and keyword search; ``hybrid`` adds graph lookups and hands the
+generator the graph's facts as structured lines. Every stage is timed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ingestion.embed import Embedder
+from ingestion.extract import norm_part_number
+from maint.settings import Settings
+from retrieval.base import Fact, Hit, Retriever
+from retrieval.fusion import rrf
+from retrieval.graph_facts import GraphLookup, GraphRetriever
+from retrieval.keyword import KeywordRetriever
+from retrieval.pgstore import PgStore
+from retrieval.query import identifier_candidates
+from retrieval.vector import VectorRetriever
+
+
+@dataclass
+class Retrieval:
+    """What retrieval found for one question, and how long each stage took."""
+
+    query: str
+    hits: list[Hit]  # the context, best first, within the budget
+    facts: list[Fact]  # graph facts whose chunks are in the context
+    by_retriever: dict[str, list[Hit]]
+    timings: dict[str, float] = field(default_factory=dict)  # seconds
+    best_similarity: float = 0.0  # of the best vector hit
+    identifier_found: bool = False  # a part number of the question is in the context
+    linked: GraphLookup | None = None
+
+    def relevant(self, min_similarity: float) -> bool:
+        """Worth answering from: close in meaning, or the asked-for part number is there."""
+        return self.best_similarity >= min_similarity or self.identifier_found
+
+
+class HybridRetriever:
+    def __init__(
+        self,
+        settings: Settings,
+        pg: PgStore,
+        embedder: Embedder,
+        graph: GraphRetriever | None = None,
+    ):
+        self.settings = settings
+        self.vector = VectorRetriever(pg, embedder, settings.hnsw_ef_search)
+        self.keyword = KeywordRetriever(pg)
+        self.graph = graph
+        self.weights = {
+            "vector": settings.weight_vector,
+            "keyword": settings.weight_keyword,
+            "graph": settings.weight_graph,
+        }
+
+    @property
+    def retrievers(self) -> list[Retriever]:
+        found: list[Retriever] = [self.vector, self.keyword]
+        return [*found, self.graph] if self.graph is not None else found
+
+    def retrieve(self, query: str, use_graph: bool = True) -> Retrieval:
+        s = self.settings
+        timings: dict[str, float] = {}
+        ranked: dict[str, list[Hit]] = {}
+        lookup = None
+        for r in self.retrievers:
+            if r is self.graph and not use_graph:
+                continue
+            t0 = time.perf_counter()
+            if r is self.graph:
+                lookup = self.graph.lookup(query)
+                ranked[r.name] = self.graph.hits(lookup, s.retrieve_candidates)
+            else:
+                ranked[r.name] = r.retrieve(query, s.retrieve_candidates)
+            timings[r.name] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        fused = rrf(ranked, self.weights, s.rrf_k)
+        context = budget(fused, s.context_chunks, s.context_tokens)
+        in_context = {h.chunk_id for h in context}
+        facts = list(dict.fromkeys(f for h in context for f in h.facts))
+        facts = [f for f in facts if f.chunk_id in in_context or f.kind == "part"]
+        ids = identifier_candidates(query)
+        compact = [norm_part_number(h.text) for h in context]
+        timings["fusion"] = time.perf_counter() - t0
+        vec = ranked.get("vector") or []
+        return Retrieval(
+            query=query,
+            hits=context,
+            facts=facts,
+            by_retriever=ranked,
+            timings=timings,
+            best_similarity=vec[0].score if vec else 0.0,
+            identifier_found=any(i in c for i in ids for c in compact),
+            linked=lookup,
+        )
+
+
+def budget(hits: list[Hit], max_chunks: int, max_tokens: int) -> list[Hit]:
+    """The best hits that fit: at most ``max_chunks`` and ``max_tokens`` (the first always)."""
+    out: list[Hit] = []
+    used = 0
+    for h in hits:
+        if len(out) >= max_chunks:
+            break
+        if out and used + h.tokens > max_tokens:
+            continue
+        out.append(h)
+        used += h.tokens
+    return out

@@ -1,0 +1,22 @@
+"""Keyword retrieval: PostgreSQL full-text search, plus exact part numbers however spelled.
+
+Embeddings blur ``WP-2207-A`` and ``WP-2207-B`` together; a technician asking for one must
+get the chunk with that one, so identifiers are matched letters-and-digits only.
+"""
+
+from __future__ import annotations
+
+from retrieval.base import Hit
+from retrieval.pgstore import PgStore
+from retrieval.query import identifier_candidates
+
+
+class KeywordRetriever:
+    name = "keyword"
+
+    def __init__(self, pg: PgStore):
+        self.pg = pg
+
+    def retrieve(self, query: str, k: int) -> list[Hit]:
+        rows = self.pg.keyword_search(query, identifier_candidates(query), k)
+        return [Hit.from_row(r, self.name) for r in rows]

@@ -1,0 +1,155 @@
+"""Retrievers on the real stores (the sample corpus ingested once), fusion, and linking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eval.dataset import load
+from eval.retrieval import evidence_rank, recall_at
+from retrieval.base import Fact, Hit
+from retrieval.fusion import rrf
+from retrieval.graph_facts import GraphRetriever
+from retrieval.hybrid import HybridRetriever, budget
+from retrieval.keyword import KeywordRetriever
+from retrieval.query import identifier_candidates
+from retrieval.vector import VectorRetriever
+
+DEV = Path(__file__).resolve().parent.parent / "data" / "eval" / "dev.jsonl"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def hybrid(corpus) -> HybridRetriever:
+    return HybridRetriever(
+        corpus.settings, corpus.pg, corpus.embedder, GraphRetriever(corpus.graph, corpus.pg)
+    )
+
+
+def test_vector_finds_a_paraphrase(corpus):
+    hits = VectorRetriever(corpus.pg, corpus.embedder).retrieve(
+        "how tight should the nut holding the impeller be", 5
+    )
+    assert len(hits) == 5
+    assert any("impeller nut" in h.text.lower() and "N·m" in h.text for h in hits)
+    assert hits[0].score >= hits[-1].score
+    assert all(h.document and h.page_start for h in hits)  # provenance for citations
+
+
+@pytest.mark.parametrize(
+    "spelling", ["WP-2207-B", "WP-2207 B", "WP2207B", "wp-2207-b", "wp 2207 b"]
+)
+def test_keyword_matches_messy_part_numbers(corpus, spelling):
+    hits = KeywordRetriever(corpus.pg).retrieve(f"lock washer {spelling}", 3)
+    assert hits and all("WP-2207-B" in h.text for h in hits)
+
+
+def test_keyword_full_text(corpus):
+    hits = KeywordRetriever(corpus.pg).retrieve("wet stacking light load", 5)
+    assert any("wet stacking" in h.text for h in hits)
+
+
+@pytest.mark.parametrize(
+    ("question", "ids"),
+    [
+        ("Is WP-1143 B in stock?", {"WP1143B"}),
+        ("what replaces wp 2207 a", {"WP2207A"}),
+        ("order FS 1280.2 and 3-8821-04", {"FS12802", "3882104"}),
+        ("torque of 95 to 100 N·m on the P-200", {"P200"}),
+    ],
+)
+def test_identifier_candidates(question, ids):
+    found = set(identifier_candidates(question))
+    assert ids <= found
+    assert not {"OF95", "TO100", "100N", "THEP200"} & found
+
+
+def test_graph_links_part_numbers_however_spelled(corpus):
+    g = GraphRetriever(corpus.graph, corpus.pg)
+    for spelling in ("WP-2207-B", "wp2207b", "WP 2207 B"):
+        lookup = g.lookup(f"What does {spelling} replace?")
+        assert lookup.parts == ["WP-2207-B"], spelling
+        part = next(f for f, _ in lookup.facts if f.kind == "part")
+        assert "supersedes WP-2207-A" in part.text
+
+
+def test_graph_pulls_specs_of_the_named_machine(corpus):
+    g = GraphRetriever(corpus.graph, corpus.pg)
+    lookup = g.lookup("What torque does the impeller nut on the P-200 get?")
+    assert lookup.equipment == ["P-200"]
+    values = {f.value for f, _ in lookup.facts if f.kind == "spec"}
+    assert {"95 N·m", "110 N·m"} <= values  # the manual's and the bulletin's
+    hits = g.hits(lookup, 5)
+    assert hits and all(h.facts for h in hits)
+    assert any("95 N·m" in h.text for h in hits)
+
+
+def test_graph_procedure_carries_its_warnings(corpus):
+    lookup = GraphRetriever(corpus.graph, corpus.pg).lookup(
+        "How do I change the engine oil and oil filters on the DG-450?"
+    )
+    procs = [f for f, _ in lookup.facts if f.kind == "procedure"]
+    assert procs and any("WARNING" in f.text for f in procs)
+
+
+def _hit(chunk: str, score: float = 0.0, facts=()) -> Hit:
+    return Hit(chunk, "d", "Doc", "doc.pdf", "s", 1, 1, "text", 10, score, "x", list(facts))
+
+
+def test_rrf_fuses_by_rank_and_deduplicates():
+    fact = Fact("spec", "x", "x: 1 mm", "b")
+    fused = rrf(
+        {"vector": [_hit("a", 0.9), _hit("b", 0.8)], "graph": [_hit("b", 5.0, [fact])]},
+        {"vector": 1.0, "graph": 1.0},
+        k=60,
+    )
+    assert [h.chunk_id for h in fused] == ["b", "a"]
+    assert fused[0].ranks == {"vector": 2, "graph": 1}
+    assert fused[0].facts == [fact]
+    assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
+    # weights matter: vector alone outranks when graph weighs nothing
+    fused = rrf({"vector": [_hit("a"), _hit("b")], "graph": [_hit("b")]}, {"graph": 0.0})
+    assert fused[0].chunk_id == "a"
+
+
+def test_budget_caps_chunks_and_tokens():
+    hits = [_hit(str(i)) for i in range(10)]
+    for h in hits:
+        h.tokens = 300
+    assert len(budget(hits, max_chunks=5, max_tokens=1000)) == 3
+    assert len(budget(hits, max_chunks=2, max_tokens=10_000)) == 2
+    assert len(budget(hits[:1], 5, 10)) == 1  # the best chunk always
+
+
+def test_hybrid_times_every_stage_and_flags_irrelevant_questions(hybrid):
+    r = hybrid.retrieve("What torque does the impeller nut on the P-200 get?")
+    assert set(r.timings) == {"vector", "keyword", "graph", "fusion"}
+    assert sum(h.tokens for h in r.hits[1:]) + r.hits[0].tokens <= max(
+        hybrid.settings.context_tokens, r.hits[0].tokens
+    )
+    assert r.relevant(hybrid.settings.min_relevance)
+    assert r.facts and all(
+        f.kind == "part" or f.chunk_id in {h.chunk_id for h in r.hits} for f in r.facts
+    )
+    off_topic = hybrid.retrieve("Who won the football world cup in 1998?")
+    assert not off_topic.relevant(hybrid.settings.min_relevance)
+    assert hybrid.retrieve("What is the torque?", use_graph=False).timings.keys() == {
+        "vector",
+        "keyword",
+        "fusion",
+    }
+
+
+def test_fusion_beats_every_single_retriever_on_the_dev_set(hybrid):
+    items = [i for i in load(DEV) if i.answerable]
+    ranks: dict[str, list] = {"vector": [], "keyword": [], "graph": [], "fused": []}
+    for item in items:
+        r = hybrid.retrieve(item.question)
+        for name, hits in r.by_retriever.items():
+            ranks[name].append(evidence_rank(hits, item.evidence))
+        fused = rrf(r.by_retriever, hybrid.weights, hybrid.settings.rrf_k)
+        ranks["fused"].append(evidence_rank(fused, item.evidence))
+    recall = {name: recall_at(v, 5) for name, v in ranks.items()}
+    assert recall["fused"] > max(recall["vector"], recall["keyword"], recall["graph"]), recall
+    assert recall["fused"] >= 0.8, recall
