@@ -412,17 +412,15 @@ class RuleExtractor:
             for tool in {t.group(1).lower() for t in _TOOL_RE.finditer(text)}:
                 tool_node = b.node("Tool", _slug(tool), chunk.id, name=tool)
                 b.edge("USES_TOOL", step, tool_node)
-            for _, q in find_quantities(text):
-                self._spec(
-                    b,
-                    equipment,
-                    components,
-                    chunk,
-                    _parameter_from_step(text, q.value),
-                    q.value,
-                    q.unit,
-                    text,
-                )
+            parameter = None
+            previous_end = -10
+            for m, q in find_quantities(text):
+                # "95 N·m (70 lbf·ft)": the value in brackets restates the one before it.
+                conversion = text[previous_end : m.start()].strip() == "("
+                if not conversion or parameter is None:
+                    parameter = _parameter_from_step(text, q.value)
+                previous_end = m.end()
+                self._spec(b, equipment, components, chunk, parameter, q.value, q.unit, text)
             prev = step
         return proc
 

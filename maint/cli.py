@@ -11,11 +11,12 @@ from infra.cli import app as services_app
 from ingestion.cli import documents_app, ingest
 from maint import __version__
 from maint.settings import Settings
+from serving.cli import ask
 
 app = typer.Typer(
     name="maint",
     help="Air-gapped maintenance assistant: ingest manuals, inspect what was stored, and "
-    "(soon) ask grounded questions.\n\nWith nothing configured, maint runs on embedded "
+    "ask grounded questions with citations.\n\nWith nothing configured, maint runs on embedded "
     "PostgreSQL+pgvector and FalkorDB servers under its data dir (MAINT_DATA_DIR). Point "
     "MAINT_DATABASE_URL and MAINT_GRAPH_URI at external servers for production.",
     no_args_is_help=True,
@@ -49,6 +50,7 @@ def main(
 
 
 app.command("ingest")(ingest)
+app.command("ask")(ask)
 app.add_typer(documents_app, name="documents")
 app.add_typer(graph_app, name="graph")
 app.add_typer(services_app, name="services")

@@ -30,10 +30,11 @@ def cli_errors() -> Iterator[None]:
     from graph.base import GraphError
     from infra.embedded import ServiceError
     from retrieval.pgstore import StoreError
+    from serving.generate import GeneratorError
 
     try:
         yield
-    except (StoreError, GraphError, ServiceError, FileNotFoundError) as exc:
+    except (StoreError, GraphError, ServiceError, GeneratorError, FileNotFoundError) as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(1) from None
     except KeyboardInterrupt:

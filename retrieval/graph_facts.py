@@ -126,13 +126,20 @@ class GraphRetriever:
     def _scoped_facts(self, eq_keys: list[str]) -> list[_Candidate]:
         p = {"eq": eq_keys}
         found: list[_Candidate] = []
-        for r in self.graph.run(cypher.EQUIPMENT_SPECS, p):
-            value = f"{r['value']} {r['unit']}"
-            cond = f" ({r['condition']})" if r["condition"] else ""
-            text = f"{r['equipment']} {r['parameter']}{cond}: {value}"
-            words = f"{r['parameter']} {r['condition'] or ''} {_MEASURES.get(r['unit_si'], '')}"
-            fact = Fact("spec", f"{r['equipment']} {r['parameter']}", text, r["chunk"], value)
-            found.append(_Candidate(fact, terms(words), [r["chunk"]]))
+        specs: dict[tuple, list[dict]] = defaultdict(list)
+        for r in self.graph.run(cypher.EQUIPMENT_SPECS, p):  # one fact per row, all its units
+            specs[(r["equipment"], r["parameter"], r["condition"], r["chunk"])].append(r)
+        for (equipment, parameter, condition, chunk), rows in specs.items():
+            si = [r for r in rows if r["unit"] == r["unit_si"]] or rows[:1]
+            other = [r for r in rows if r not in si]
+            value = " / ".join(f"{r['value']} {r['unit']}" for r in si)
+            if other:
+                value += " (" + " / ".join(f"{r['value']} {r['unit']}" for r in other) + ")"
+            cond = f" ({condition})" if condition else ""
+            text = f"{equipment} {parameter}{cond}: {value}"
+            words = f"{parameter} {condition or ''} {_MEASURES.get(rows[0]['unit_si'], '')}"
+            fact = Fact("spec", f"{equipment} {parameter}", text, chunk, value)
+            found.append(_Candidate(fact, terms(words), [chunk]))
         for r in self.graph.run(cypher.EQUIPMENT_PARTS, p):
             text = f"{r['equipment']} part {r['part_number']}: {r['description'] or ''}"
             if r["nsn"]:
