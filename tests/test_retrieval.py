@@ -153,3 +153,19 @@ def test_fusion_beats_every_single_retriever_on_the_dev_set(hybrid):
     recall = {name: recall_at(v, 5) for name, v in ranks.items()}
     assert recall["fused"] > max(recall["vector"], recall["keyword"], recall["graph"]), recall
     assert recall["fused"] >= 0.8, recall
+
+
+def test_llamaindex_query_engine_with_maint_retriever_and_llm(hybrid, corpus):
+    from llama_index.core.query_engine import RetrieverQueryEngine
+
+    from serving.answer import GeneratorPool
+    from serving.llamaindex import MaintLLM, MaintRetriever
+
+    llm = MaintLLM(GeneratorPool(corpus.settings).get(None), num_output=40)
+    engine = RetrieverQueryEngine.from_args(MaintRetriever(hybrid), llm=llm)
+    response = engine.query("What torque does the impeller nut on the P-200 get?")
+    assert str(response).strip()  # SmolLM2 answered through LlamaIndex
+    nodes = response.source_nodes
+    assert nodes and all(n.node.metadata["document"] and n.node.metadata["pages"] for n in nodes)
+    assert any("95 N·m" in n.node.get_content() for n in nodes)
+    assert all(":" in n.node.node_id for n in nodes)  # our chunk ids, for citations
