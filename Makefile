@@ -19,12 +19,17 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Fresh machine -> embedded PostgreSQL+pgvector and FalkorDB running, sample manuals ingested,
-# and a look at what was stored.
+# a look at what was stored, and a few questions answered (the model is loaded once).
 demo: $(STAMP)
 	$(BIN)/maint services start
 	$(BIN)/maint ingest data/samples/manuals
 	$(BIN)/maint documents list
 	$(BIN)/maint graph stats
+	printf '%s\n' \
+	  "What torque do the impeller nut and the casing bolts get on the P-200?" \
+	  "Which oil filter element does the DG-450 use, and how many are fitted?" \
+	  "What is the injector opening pressure of the DG-450 engine?" \
+	  | $(BIN)/maint ask
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -34,6 +39,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/query.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -88,8 +88,9 @@ class Settings(BaseSettings):
     )
     min_relevance: float = Field(
         default=0.35,
-        description="Below this best vector similarity, with no keyword or graph hit, the "
-        "question is answered 'not in the documentation'.",
+        description="Below this best cosine similarity (and no asked-for part number in the "
+        "context) the answer is 'not in the documentation'. Calibrated on the dev set: "
+        "answerable questions scored 0.386 and up, off-topic ones 0.316 and below.",
     )
 
     # -- generation -----------------------------------------------------------------------
