@@ -261,7 +261,7 @@ class PgStore:
         return self.conn.execute(
             "WITH q AS (SELECT replace(plainto_tsquery('english', %(q)s)::text, '&', '|')"
             "::tsquery AS q)"
-            f" SELECT {_HIT_COLUMNS}, ts_rank_cd(c.tsv, q.q, 1) + 2.0 * ({bonus}) AS score,"
+            f" SELECT {_HIT_COLUMNS}, ts_rank_cd(c.tsv, q.q) + 2.0 * ({bonus}) AS score,"
             f" ({bonus}) AS identifiers"
             " FROM chunks c JOIN documents d ON d.id = c.document_id, q"
             f" WHERE (c.tsv @@ q.q{either}) AND d.status = 'complete'"

@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,8 +157,10 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     config_dict = loaded.config.to_dict()
     config_dict.pop("quantization_config", None)
     config = type(loaded.config).from_dict(config_dict)
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    model.load_state_dict(loaded.state_dict(), strict=True)
+    with torch.device("meta"):  # no random init: every saved tensor is assigned just below
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict(), strict=True, assign=True)
+    model.tie_weights()
     model.generation_config = loaded.generation_config
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -179,6 +182,8 @@ def bundled_model_path(settings: Settings) -> Path:
             return target
         if target.exists():  # not ours to trust: written by hand or by an older layout
             shutil.rmtree(target)
+        for stale in settings.models_dir.glob(f".{BUNDLED_MODEL}-*"):  # from a killed conversion
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{BUNDLED_MODEL}-", dir=settings.models_dir))
         tmp.chmod(0o755)  # mkdtemp's 0700 would outlive the rename
         try:
@@ -282,7 +287,9 @@ class LocalGenerator:
         from peft import PeftModel
 
         try:
-            peft_model = PeftModel.from_pretrained(model, str(adapter))
+            with warnings.catch_warnings():  # peft 0.21 calls an API transformers 5 deprecated
+                warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+                peft_model = PeftModel.from_pretrained(model, str(adapter))
         except Exception as exc:
             raise GeneratorError(
                 f"adapter {adapter} could not be loaded onto the model ({exc}); was it trained "
