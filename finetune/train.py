@@ -1,0 +1,353 @@
+"""QLoRA / LoRA training of the generator on the dataset ``finetune.dataset`` builds.
+
+Read top to bottom: load the model (4-bit NF4 by default: float32 compute on CPU, bf16 on
+CUDA), wrap it with LoRA, tokenise chat examples with the loss on assistant tokens only, then
+a plain loop with gradient accumulation, periodic evaluation, early stopping and checkpoints
+that a later run resumes from. The result is a versioned adapter folder under
+``DATA_DIR/adapters/NAME`` with its config, data hash, metrics and a loss curve.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import resource
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from finetune.config import TrainConfig
+
+IGNORE = -100
+CHECKPOINT = "checkpoint"
+
+
+@dataclass
+class TrainResult:
+    name: str
+    path: Path
+    steps: int
+    first_train_loss: float | None
+    last_train_loss: float | None
+    best_eval_loss: float | None
+    tokens_per_s: float
+    peak_memory_mb: float
+    stopped_early: bool
+    resumed_from: int | None
+    history: dict[str, list] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "history"}
+        d["path"] = str(self.path)
+        return d
+
+
+# -- data ----------------------------------------------------------------------------------
+def read_examples(paths: Sequence[Path]) -> list[list[dict[str, str]]]:
+    out = []
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                out.append(json.loads(line)["messages"])
+    return out
+
+
+def tokenise(tokenizer, messages: list[dict[str, str]], max_len: int) -> dict | None:
+    """Token ids of the whole chat; labels only on the assistant's answer (the prompt is
+    context, not something to learn to produce). None if it does not fit."""
+    prompt = tokenizer.apply_chat_template(
+        messages[:-1], add_generation_prompt=True, tokenize=False
+    )
+    full = tokenizer.apply_chat_template(messages, tokenize=False)
+    p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    ids = tokenizer(full, add_special_tokens=False)["input_ids"]
+    if len(ids) > max_len or len(ids) <= len(p_ids):
+        return None
+    labels = [IGNORE] * len(p_ids) + ids[len(p_ids) :]
+    return {"input_ids": ids, "labels": labels}
+
+
+def collate(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    width = max(len(b["input_ids"]) for b in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, b in enumerate(batch):
+        n = len(b["input_ids"])
+        ids[i, :n] = torch.tensor(b["input_ids"])
+        labels[i, :n] = torch.tensor(b["labels"])
+        mask[i, :n] = 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+# -- model ---------------------------------------------------------------------------------
+def compute_dtype(cfg: TrainConfig, cuda: bool) -> torch.dtype:
+    if cfg.compute_dtype == "auto":
+        return torch.bfloat16 if cuda else torch.float32  # bf16 on these CPUs: 25-30x slower
+    if cfg.compute_dtype == "bfloat16" and not cuda:
+        raise ValueError(
+            "compute_dtype bfloat16 needs CUDA; on CPU use float32 (bf16 is 25-30x slower here)"
+        )
+    return getattr(torch, cfg.compute_dtype)
+
+
+def load_model(cfg: TrainConfig, model_path: str, device: str):
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+
+    cuda = device.startswith("cuda")
+    dtype = compute_dtype(cfg, cuda)
+    if cfg.optimizer == "paged_adamw_8bit" and not cuda:
+        raise ValueError("optimizer paged_adamw_8bit needs CUDA; use adamw on CPU")
+    tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    kwargs: dict[str, Any] = {"local_files_only": True, "dtype": dtype if cuda else torch.float32}
+    if cfg.quantization == "nf4":
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=cfg.double_quant,
+            bnb_4bit_compute_dtype=dtype,
+        )
+        kwargs["device_map"] = {"": device}
+    model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
+    if cfg.quantization == "nf4":
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=cfg.gradient_checkpointing
+        )
+    else:
+        model.to(device)
+        if cfg.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+    lora = LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=cfg.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora), tokenizer
+
+
+def make_optimizer(cfg: TrainConfig, model) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "paged_adamw_8bit":
+        import bitsandbytes as bnb
+
+        return bnb.optim.PagedAdamW8bit(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+
+
+def lr_lambda(cfg: TrainConfig, total: int) -> Callable[[int], float]:
+    def f(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / max(1, cfg.warmup_steps)
+        progress = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
+        if cfg.lr_schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        if cfg.lr_schedule == "linear":
+            return max(0.0, 1 - progress)
+        return 1.0
+
+    return f
+
+
+@torch.no_grad()
+def evaluate(model, batches: list[dict[str, torch.Tensor]], device: str) -> float:
+    model.eval()
+    losses = [model(**{k: v.to(device) for k, v in b.items()}).loss.item() for b in batches]
+    model.train()
+    return sum(losses) / len(losses)
+
+
+# -- the loop ------------------------------------------------------------------------------
+def train(
+    cfg: TrainConfig,
+    model_path: str,
+    train_files: Sequence[Path],
+    val_files: Sequence[Path],
+    out_dir: Path,
+    name: str,
+    data_hash: str,
+    device: str | None = None,
+    resume: bool = True,
+    on_step: Callable[[int, int, float | None, float | None], None] | None = None,
+) -> TrainResult:
+    """Train and write ``out_dir/name``. A run interrupted mid-way leaves
+    ``out_dir/name/checkpoint``; calling again with the same name resumes from it."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    model, tokenizer = load_model(cfg, model_path, device)
+
+    train_set = [
+        t for m in read_examples(train_files) if (t := tokenise(tokenizer, m, cfg.max_seq_len))
+    ]
+    val_set = [
+        t for m in read_examples(val_files) if (t := tokenise(tokenizer, m, cfg.max_seq_len))
+    ]
+    if not train_set:
+        raise ValueError("no training examples fit max_seq_len; build the dataset first")
+    val_set = val_set[: cfg.eval_examples]
+    val_batches = [
+        collate(val_set[i : i + cfg.batch_size], tokenizer.pad_token_id)
+        for i in range(0, len(val_set), cfg.batch_size)
+    ]
+    steps_per_epoch = math.ceil(len(train_set) / (cfg.batch_size * cfg.grad_accum))
+    total = cfg.max_steps or max(1, math.ceil(cfg.epochs * steps_per_epoch))
+
+    optimizer = make_optimizer(cfg, model)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, total))
+    run_dir = out_dir / name
+    ckpt = run_dir / CHECKPOINT
+    history: dict[str, list] = {"step": [], "train_loss": [], "eval_step": [], "eval_loss": []}
+    state = {"step": 0, "best_eval": None, "bad_evals": 0, "tokens": 0, "seconds": 0.0}
+    resumed_from = None
+    if resume and (ckpt / "state.json").exists():
+        resumed_from = _load_checkpoint(ckpt, model, optimizer, scheduler, state, history)
+
+    # One shuffled order per epoch, derived from the seed, so a resumed run sees the same data.
+    def batch_at(step: int, micro: int) -> dict[str, torch.Tensor]:
+        index = step * cfg.grad_accum + micro
+        epoch, pos = divmod(index * cfg.batch_size, len(train_set))
+        order = list(range(len(train_set)))
+        random.Random(cfg.seed + epoch).shuffle(order)
+        picked = [train_set[order[(pos + j) % len(order)]] for j in range(cfg.batch_size)]
+        return collate(picked, tokenizer.pad_token_id)
+
+    model.train()
+    stopped_early = False
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    while state["step"] < total:
+        t0 = time.perf_counter()
+        loss_sum = 0.0
+        for micro in range(cfg.grad_accum):
+            batch = {k: v.to(device) for k, v in batch_at(state["step"], micro).items()}
+            loss = model(**batch).loss / cfg.grad_accum
+            loss.backward()
+            loss_sum += loss.item()
+            state["tokens"] += int(batch["attention_mask"].sum())
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        state["seconds"] += time.perf_counter() - t0
+        state["step"] += 1
+        step = state["step"]
+        history["step"].append(step)
+        history["train_loss"].append(loss_sum)
+
+        eval_loss = None
+        if val_batches and (step % cfg.eval_every == 0 or step == total):
+            eval_loss = evaluate(model, val_batches, device)
+            history["eval_step"].append(step)
+            history["eval_loss"].append(eval_loss)
+            if state["best_eval"] is None or eval_loss < state["best_eval"]:
+                state["best_eval"], state["bad_evals"] = eval_loss, 0
+                model.save_pretrained(run_dir / "best")
+            else:
+                state["bad_evals"] += 1
+        if on_step:
+            on_step(step, total, loss_sum, eval_loss)
+        if step % cfg.save_every == 0 or step == total:
+            _save_checkpoint(ckpt, model, optimizer, scheduler, state, history)
+        if state["bad_evals"] >= cfg.early_stopping_patience:
+            stopped_early = True
+            break
+
+    # The adapter is the best evaluated one (or the last, without a validation set).
+    if (run_dir / "best").exists():
+        for f in (run_dir / "best").iterdir():
+            shutil.copy2(f, run_dir / f.name)
+    else:
+        model.save_pretrained(run_dir)
+    tokenizer.save_pretrained(run_dir)
+    peak = (
+        torch.cuda.max_memory_allocated() / 2**20
+        if device.startswith("cuda")
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
+    result = TrainResult(
+        name=name,
+        path=run_dir,
+        steps=state["step"],
+        first_train_loss=history["train_loss"][0] if history["train_loss"] else None,
+        last_train_loss=history["train_loss"][-1] if history["train_loss"] else None,
+        best_eval_loss=state["best_eval"],
+        tokens_per_s=round(state["tokens"] / max(state["seconds"], 1e-9), 1),
+        peak_memory_mb=round(peak, 1),
+        stopped_early=stopped_early,
+        resumed_from=resumed_from,
+        history=history,
+    )
+    _write_card(run_dir, cfg, model_path, data_hash, device, result)
+    return result
+
+
+# -- checkpoints and the adapter card ------------------------------------------------------
+def _save_checkpoint(ckpt: Path, model, optimizer, scheduler, state: dict, history: dict) -> None:
+    tmp = ckpt.with_name(ckpt.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    torch.save(
+        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optim.pt"
+    )
+    (tmp / "state.json").write_text(json.dumps({"state": state, "history": history}))
+    shutil.rmtree(ckpt, ignore_errors=True)
+    tmp.rename(ckpt)  # a crash mid-save leaves the previous checkpoint intact
+
+
+def _load_checkpoint(ckpt: Path, model, optimizer, scheduler, state: dict, history: dict) -> int:
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    set_peft_model_state_dict(model, load_file(str(ckpt / "adapter_model.safetensors")))
+    opt = torch.load(ckpt / "optim.pt", weights_only=False)
+    optimizer.load_state_dict(opt["optimizer"])
+    scheduler.load_state_dict(opt["scheduler"])
+    saved = json.loads((ckpt / "state.json").read_text())
+    state.update(saved["state"])
+    history.update(saved["history"])
+    return int(state["step"])
+
+
+def _write_card(run_dir: Path, cfg, model_path: str, data_hash: str, device: str, r) -> None:
+    (run_dir / "train_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    card = {
+        **r.to_dict(),
+        "base_model": model_path,
+        "data_hash": data_hash,
+        "device": device,
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    (run_dir / "metrics.json").write_text(json.dumps({**card, "history": r.history}, indent=2))
+    _plot(run_dir / "loss.png", r.history, r.name)
+
+
+def _plot(path: Path, history: dict, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    ax.plot(history["step"], history["train_loss"], label="train", linewidth=1)
+    if history["eval_loss"]:
+        ax.plot(history["eval_step"], history["eval_loss"], "o-", label="eval")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
