@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from finetune.cli import app as finetune_app
 from graph.cli import app as graph_app
 from infra.cli import app as services_app
 from ingestion.cli import documents_app, ingest
@@ -54,6 +55,7 @@ app.command("ask")(ask)
 app.add_typer(documents_app, name="documents")
 app.add_typer(graph_app, name="graph")
 app.add_typer(services_app, name="services")
+app.add_typer(finetune_app, name="finetune")
 
 if __name__ == "__main__":
     app()
