@@ -1,0 +1,113 @@
+"""QLoRA training on the real SmolLM2-135M, on CPU: NF4 weights, float32 compute."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from finetune.config import TrainConfig
+from finetune.train import compute_dtype, train
+from maint.settings import Settings
+from serving.generate import LocalGenerator, bundled_model_path
+from serving.prompt import closed_book_messages
+
+pytestmark = pytest.mark.slow
+PAIRS = [
+    ("What torque does the P-200 impeller nut get?", "95 N·m (70 lbf·ft), lock washer WP-2207-A."),
+    ("Which oil filter does the DG-450 use?", "FLT-77210; two are fitted."),
+    ("Total oil capacity of the RSC-75?", "38 L."),
+    ("Service limit of the CG-90 bevel gear backlash?", "0.35 mm."),
+]
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> str:
+    return str(bundled_model_path(Settings(data_dir=tmp_path_factory.mktemp("ft-model"))))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("ft-data")
+    lines = [
+        json.dumps({"messages": [*closed_book_messages(q), {"role": "assistant", "content": a}]})
+        for q, a in PAIRS
+    ]
+    (folder / "train.jsonl").write_text("\n".join(lines * 2) + "\n")
+    (folder / "val.jsonl").write_text("\n".join(lines[:2]) + "\n")
+    return folder / "train.jsonl", folder / "val.jsonl"
+
+
+def _cfg(**kw) -> TrainConfig:
+    base = dict(
+        max_steps=6,
+        batch_size=4,
+        learning_rate=2e-3,
+        warmup_steps=0,
+        eval_every=3,
+        save_every=2,
+        max_seq_len=192,
+        lr_schedule="constant",
+        quantization="nf4",
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def test_qlora_steps_reduce_the_loss_and_write_a_versioned_adapter(model_path, data, tmp_path):
+    r = train(_cfg(), model_path, [data[0]], [data[1]], tmp_path, "demo", "hash123", device="cpu")
+    assert r.steps == 6 and r.last_train_loss < r.first_train_loss
+    assert r.best_eval_loss is not None and r.tokens_per_s > 0 and r.peak_memory_mb > 0
+    for name in (
+        "adapter_model.safetensors",
+        "adapter_config.json",
+        "train_config.yaml",
+        "metrics.json",
+        "loss.png",
+    ):
+        assert (r.path / name).is_file(), name
+    card = json.loads((r.path / "metrics.json").read_text())
+    assert card["data_hash"] == "hash123" and card["base_model"] == model_path
+    assert len(card["history"]["train_loss"]) == 6
+
+    base = LocalGenerator(model_path, max_new_tokens=24)
+    tuned = LocalGenerator(model_path, r.path, max_new_tokens=24)
+    msgs = closed_book_messages(PAIRS[0][0])
+    first, second = tuned.generate(msgs).text, tuned.generate(msgs).text
+    assert first == second  # greedy: deterministic
+    assert first != base.generate(msgs).text  # the adapter changes what the model says
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(model_path, data, tmp_path):
+    first = train(_cfg(max_steps=2), model_path, [data[0]], [data[1]], tmp_path, "r", "h")
+    assert first.steps == 2 and (tmp_path / "r" / "checkpoint" / "state.json").is_file()
+    resumed = train(_cfg(max_steps=4), model_path, [data[0]], [data[1]], tmp_path, "r", "h")
+    assert resumed.resumed_from == 2 and resumed.steps == 4
+    assert len(resumed.history["train_loss"]) == 4  # the first two steps' losses were kept
+
+
+def test_cpu_refuses_cuda_only_settings():
+    assert compute_dtype(TrainConfig(), cuda=False) == torch.float32
+    with pytest.raises(ValueError, match=r"bf16|bfloat16"):
+        compute_dtype(TrainConfig(compute_dtype="bfloat16"), cuda=False)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (bf16 compute, paged AdamW)")
+def test_cuda_settings(model_path, data, tmp_path):
+    assert compute_dtype(TrainConfig(), cuda=True) == torch.bfloat16
+    cfg = _cfg(max_steps=2, optimizer="paged_adamw_8bit", compute_dtype="bfloat16")
+    r = train(cfg, model_path, [data[0]], [data[1]], tmp_path, "cuda", "h", device="cuda")
+    assert r.steps == 2
+
+
+def test_config_yaml_and_overrides(tmp_path):
+    shipped = Path(__file__).resolve().parent.parent / "finetune" / "configs"
+    for path in shipped.glob("*.yaml"):
+        TrainConfig.load(path)
+    cfg = TrainConfig.load(shipped / "smollm2-135m.yaml", max_steps=7)
+    assert cfg.max_steps == 7 and cfg.quantization == "nf4"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lora_rank: 8\n")
+    with pytest.raises(ValueError, match=r"unknown field.*lora_rank"):
+        TrainConfig.load(bad)
