@@ -111,6 +111,7 @@ class Settings(BaseSettings):
         default=None, description="e.g. http://localhost:8000/v1 for vLLM."
     )
     openai_api_key: str | None = None
+    openai_timeout: float = Field(default=120.0, description="Seconds to wait for an answer.")
     openai_model: str | None = Field(
         default=None, description="Model name sent to the endpoint (default: its first model)."
     )

@@ -31,10 +31,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# OpenMP threads that spin while waiting make generation 20x slower when anything else runs on
-# a 2-core machine (measured: 5 s -> 120+ s for 60 tokens). Read when torch loads, so this only
-# helps if nothing imported torch before us; the CLI entry point is the better place to set it.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
@@ -259,7 +255,7 @@ class LocalGenerator:
             model = AutoModelForCausalLM.from_pretrained(
                 str(model_path), local_files_only=True, dtype=torch.float32
             )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise GeneratorError(
                 f"model {model_path!s} could not be loaded from local files ({exc}); set "
                 "MAINT_MODEL to a local Hugging Face model folder (nothing is downloaded)"
@@ -395,9 +391,8 @@ class LocalGenerator:
             cancel.set()
             thread.join()
         if failure:
-            raise GeneratorError(f"{self.name} failed while generating: {failure[0]}") from failure[
-                0
-            ]
+            error = failure[0]
+            raise GeneratorError(f"{self.name} failed while generating: {error}") from error
 
 
 # -- OpenAI-compatible backend --------------------------------------------------------------
@@ -406,11 +401,12 @@ class LocalGenerator:
 class OpenAIGenerator:
     """Any OpenAI-compatible ``/v1/chat/completions`` endpoint (vLLM, Ollama, llama.cpp server).
 
-    The model is ``model``, or the server's first from ``GET {base_url}/models`` (asked on first
-    use). An ``adapter`` is sent as the model name: vLLM serves each LoRA adapter under its own
-    model name (``--lora-modules NAME=PATH``). ``count_tokens`` only approximates (about four
-    characters a token) since the server's tokenizer is not at hand; token counts of answers
-    come from the response's ``usage`` when the server reports it, else from that estimate.
+    The model is ``model``, or the server's first from ``GET {base_url}/models``, asked when
+    constructed, so a wrong URL fails at load time as a missing local model does. An ``adapter``
+    is sent as the model name: vLLM serves each LoRA adapter under its own model name
+    (``--lora-modules NAME=PATH``). ``count_tokens`` only approximates (about four characters a
+    token) since the server's tokenizer is not at hand; token counts of answers come from the
+    response's ``usage`` when the server reports it, else from that estimate.
     """
 
     def __init__(
@@ -427,7 +423,6 @@ class OpenAIGenerator:
     ):
         self.base_url = base_url.rstrip("/")
         self.adapter = adapter
-        self._model = adapter or model
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.seed = seed
@@ -437,12 +432,7 @@ class OpenAIGenerator:
         self._client = httpx.Client(
             headers=headers, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0))
         )
-
-    @property
-    def name(self) -> str:
-        if self._model is None:
-            self._model = self._first_model()
-        return self._model
+        self.name: str = adapter or model or self._first_model()
 
     def close(self) -> None:
         self._client.close()
@@ -574,6 +564,8 @@ def load_generator(
             api_key=settings.openai_api_key,
             model=settings.openai_model,
             adapter=Path(chosen).name if chosen else None,
+            # not a Settings field yet; picked up once one is added
+            timeout=getattr(settings, "openai_timeout", DEFAULT_TIMEOUT_S),
             **common,
         )
     adapter_path = resolve_adapter(settings, chosen)
