@@ -153,7 +153,7 @@ def _digest(*parts: str) -> str:
 def _lower_first(text: str) -> str:
     """'Impeller nut' -> 'impeller nut'; 'NPSH required', 'O-ring' stay as written."""
     word = text.split(" ", 1)[0]
-    if len(word) > 1 and word[1:].isalpha() and word[1:].islower():
+    if len(word) > 1 and word[1].isalpha() and word[1:] == word[1:].lower():
         return text[0].lower() + text[1:]
     return text
 
@@ -188,6 +188,7 @@ class _Fact:
     bearing: set[str] = field(default_factory=set)  # chunks holding the answer: no distractors
     joiner: str = " "
     topic: str = ""  # what it is about ('impeller nut'), for questions about other machines
+    asks: str = ""  # which question templates fit the topic: "spec", "tighten" or "part"
 
     @property
     def oracles(self) -> list[str]:
@@ -205,7 +206,7 @@ _TIGHTEN = (
     "What do I torque the {s} to on a {eq}?",
     "{eq} {s} torque?",
     "Tightening torque of the {s} on the {eq}?",
-    "What do I tighten the {s} to, {eq}?",
+    "{eq}: what torque on the {s}?",
 )
 _SPEC = (
     "What's the spec for the {s} on the {eq}?",
@@ -289,16 +290,26 @@ def _pick(templates: Sequence[str], count: int, rng: random.Random, **values: st
 
 
 def _verb_phrase(title: str) -> str | None:
-    """'Replacing the mechanical seal' -> 'replace the mechanical seal' (None: not a gerund)."""
-    first, _, rest = title.partition(" ")
-    if not first.lower().endswith("ing") or len(first) < 6:
+    """'Draining and refilling the system' -> 'drain and refill the system' (None: no gerund)."""
+    words = title.split()
+
+    def verb(word: str) -> str | None:
+        if not word.lower().endswith("ing") or len(word) < 6:
+            return None
+        stem = word[:-3].lower()
+        if re.search(r"([bdgmnprt])\1$", stem):
+            return stem[:-1]  # stopping -> stop
+        if re.search(r"(at|ur|ng|[cvz])$", stem):
+            return stem + "e"  # replacing -> replace, lubricating -> lubricate
+        return stem
+
+    first = verb(words[0]) if words else None
+    if first is None:
         return None
-    stem = first[:-3].lower()
-    if re.search(r"([bdgmnprt])\1$", stem):
-        stem = stem[:-1]  # stopping -> stop
-    elif re.search(r"(at|[^aeiou][cgvz]|[^aeiou]ur)$", stem):
-        stem += "e"  # replacing -> replace, lubricating -> lubricate
-    return f"{stem} {rest}".strip()
+    words[0] = first
+    if len(words) > 2 and words[1] == "and" and (second := verb(words[2])):
+        words[2] = second
+    return " ".join(words)
 
 
 def _spec_subject(parameter: str, table: bool, section: str) -> str | None:
@@ -326,6 +337,13 @@ def _spec_subject(parameter: str, table: bool, section: str) -> str | None:
         if 2 <= len(words) <= 6 and not noise.intersection(w.lower() for w in words):
             return the.group(1)
     return None
+
+
+def _prose_cell(row_text: str, value: str) -> bool:
+    """True when the table cell holding ``value`` is a sentence, not a quantity."""
+    cells = row_text.split(" | ")[1:]
+    cell = next((c for c in cells if _contains_number(c, value)), "")
+    return len(re.findall(r"[A-Za-z]{3,}", cell)) >= 4
 
 
 def _quantity(value: str, unit: str | None) -> str:
@@ -553,6 +571,10 @@ class _Builder:
         self._chunk_tokens: dict[str, int] = {}
         self._near: dict[str, list[str]] = {}
         self.vectors: dict[str, np.ndarray] = {}
+        self.leaks: dict[str, dict] = {}
+        # Tokens of a RAFT example beyond its question, answer and excerpts: prompt, template.
+        empty, _ = build_messages("", [], [])
+        self._overhead = self.count([*empty, {"role": "assistant", "content": ""}])
 
     def drop(self, question: str, reason: str, detail: str, **extra: Any) -> None:
         self.excluded.append({"question": question, "reason": reason, "detail": detail, **extra})
@@ -567,6 +589,8 @@ class _Builder:
         found: list[tuple[bool, str, str, str, str, list[dict]]] = []
         for (eq, parameter, condition, chunk), rows in sorted(groups.items()):
             table = " | " in (rows[0]["text"] or "")
+            if table and _prose_cell(rows[0]["text"], str(rows[0]["value"])):
+                continue  # a number inside advice ('run at 75 % load until ...'): no spec
             subject = _spec_subject(parameter, table, self.hits[chunk].section)
             if subject:
                 found.append((table, eq, subject, condition, chunk, rows))
@@ -614,6 +638,7 @@ class _Builder:
                 [(answer, chunk)],
                 bearing[(eq, sig)] | near,
                 topic=re.sub(r"\s*\(.*?\)", "", subject).strip(),
+                asks="tighten" if tighten else "spec",
             )
         return list(facts.values())
 
@@ -642,16 +667,18 @@ class _Builder:
             details += [f"NSN {row['nsn']}"] if row["nsn"] else []
             details += [f"qty {row['qty']}"] if row["qty"] else []
             thing = f"The {name} for the {eq}" if name else f"The part for the {eq}"
-            answer = f"{thing} is P/N {pn}" + (f" ({'; '.join(details)})." if details else ".")
+            answer = f"{thing} is P/N {pn}" + (f": {'; '.join(details)}." if details else ".")
             key = f"part:{norm_part_number(pn)}"
             rng = _rng(self.cfg.seed, "phrasing", key, eq)
             templates = [*_PART, *_PART_REVERSE, *(_PART_NSN if row["nsn"] else ())]
             plain = re.sub(r"\s*\(.*?\)", "", name).strip()
             questions = _pick(
-                templates if name else _PART_REVERSE, self.cfg.phrasings, rng, n=plain, eq=eq, pn=pn
+                templates if name else _PART_REVERSE, self.cfg.phrasings, rng, n=name, eq=eq, pn=pn
             )
             bearing = {c for c, h in self.hits.items() if _compact(pn) in _compact(h.text)}
-            facts.append(_Fact(key, "part", eq, questions, [(answer, chunk)], bearing, topic=plain))
+            fact = _Fact(key, "part", eq, questions, [(answer, chunk)], bearing)
+            fact.topic, fact.asks = plain, "part"
+            facts.append(fact)
         return facts
 
     def _warning_segments(self, texts: dict[str, str], lead: str) -> list[tuple[str, str]]:
@@ -750,17 +777,17 @@ class _Builder:
     def unanswerable_pool(self, facts: list[_Fact]) -> list[_Fact]:
         """Plausible questions the corpus cannot answer: another machine's parameter or part
         asked of a machine whose manuals never mention it, or a model that does not exist."""
-        owners: dict[tuple[str, str], set[str]] = defaultdict(set)  # (kind, topic) -> machines
+        owners: dict[tuple[str, str], set[str]] = defaultdict(set)  # (asks, topic) -> machines
         for f in facts:
-            if f.topic and f.kind in ("spec", "part"):
-                owners[(f.kind, f.topic)].add(f.equipment)
+            if f.topic and f.asks:
+                owners[(f.asks, f.topic)].add(f.equipment)
         pool: dict[str, _Fact] = {}
 
-        def add(eq: str, kind: str, topic: str) -> None:
+        templates = {"spec": _SPEC, "tighten": _TIGHTEN, "part": _PART}
+
+        def add(eq: str, asks: str, topic: str) -> None:
             key = f"unanswerable:{eq}:{normalise(topic)}"
-            template = _rng(self.cfg.seed, "phrasing", key).choice(
-                _SPEC if kind == "spec" else _PART
-            )
+            template = _rng(self.cfg.seed, "phrasing", key).choice(templates[asks])
             question = template.format(eq=eq, s=topic, n=topic)
             pool.setdefault(key, _Fact(key, "unanswerable", eq, [question], [(REFUSAL, "")]))
 
@@ -771,9 +798,9 @@ class _Builder:
             )
 
         for eq, texts in sorted(self.eq_texts.items()):
-            for (kind, topic), have in sorted(owners.items()):
+            for (asks, topic), have in sorted(owners.items()):
                 if eq not in have and absent(topic, texts):
-                    add(eq, kind, topic)
+                    add(eq, asks, topic)
         every_text = [h.text.lower() for h in self.hits.values()]
         for eq in sorted(self.eq_texts):  # a model the corpus does not cover at all
             m = re.fullmatch(r"([A-Z]+-)(\d+)", eq)
@@ -783,58 +810,62 @@ class _Builder:
             fake = f"{m.group(1)}{int(m.group(2)) + rng.choice((25, 50, 100, 150))}"
             if fake in self.eq_texts or any(fake.lower() in t for t in every_text):
                 continue
-            mine = sorted(topic for (kind, topic), have in owners.items() if eq in have)
-            for topic in rng.sample(mine, min(3, len(mine))):
-                add(fake, "spec" if ("spec", topic) in owners else "part", topic)
+            mine = sorted((asks, topic) for (asks, topic), have in owners.items() if eq in have)
+            for asks, topic in rng.sample(mine, min(3, len(mine))):
+                add(fake, asks, topic)
         return [pool[k] for k in sorted(pool)]
 
     # -- leakage and duplicates -----------------------------------------------------------
-    def leakage(self, evals: list[_Eval], questions: Sequence[str]) -> dict[str, dict]:
-        """Question -> why it is too close to an eval question: the same normalised text, an
-        embedding cosine at/above the threshold, or nearly the same words."""
-        texts = sorted(set(questions))
-        vectors = self.embedder.embed([e.question for e in evals] + texts)
-        self.vectors = {q: vectors[len(evals) + i] for i, q in enumerate(texts)}
-        if not evals or not texts:
-            return {}
-        sims = vectors[len(evals) :] @ vectors[: len(evals)].T
-        by_text: dict[str, _Eval] = {}
+    def set_evals(self, evals: list[_Eval]) -> None:
+        self.evals = evals
+        self.eval_vectors = self.embedder.embed([e.question for e in evals])
+        self.eval_text: dict[str, _Eval] = {}
         for e in evals:
-            by_text.setdefault(normalise(e.question), e)
-        eval_words = [set(normalise(e.question).split()) for e in evals]
-        found: dict[str, dict] = {}
+            self.eval_text.setdefault(normalise(e.question), e)
+        self.eval_words = [set(normalise(e.question).split()) for e in evals]
+
+    def check(self, questions: Sequence[str]) -> None:
+        """Record in ``leaks`` the questions too close to an eval question: the same normalised
+        text, an embedding cosine at/above the threshold, or nearly the same words."""
+        texts = sorted(set(questions) - self.vectors.keys())
+        if not texts:
+            return
+        vectors = self.embedder.embed(texts)
+        self.vectors.update(zip(texts, vectors, strict=True))
+        if not self.evals:
+            return
+        sims = vectors @ self.eval_vectors.T
         for i, q in enumerate(texts):
             text = normalise(q)
             words = set(text.split())
-            if text in by_text:
-                e, reason, how, score = by_text[text], "eval-verbatim", "same normalised text", 1.0
+            if text in self.eval_text:
+                e, reason, how, score = self.eval_text[text], "eval-verbatim", "same text", 1.0
             else:
                 j = int(np.argmax(sims[i]))
-                overlap = [len(words & w) / len(words | w) for w in eval_words]
+                overlap = [len(words & w) / len(words | w) for w in self.eval_words]
                 k = int(np.argmax(overlap))
                 if sims[i, j] >= self.cfg.near_duplicate_similarity:
-                    e, how, score = evals[j], "embedding cosine", float(sims[i, j])
+                    e, how, score = self.evals[j], "embedding cosine", float(sims[i, j])
                 elif len(words) >= 4 and overlap[k] >= _JACCARD:
-                    e, how, score = evals[k], "word overlap", overlap[k]
+                    e, how, score = self.evals[k], "word overlap", overlap[k]
                 else:
                     continue
                 reason = "eval-near-duplicate"
-            found[q] = {
+            self.leaks[q] = {
                 "reason": reason,
                 "detail": f"{how} {score:.3f} with eval question {e.id} ({e.file})",
                 "eval_id": e.id,
                 "eval_question": e.question,
                 "similarity": round(score, 4),
             }
-        return found
 
-    def screen(self, fact: _Fact, leaks: dict[str, dict], seen: dict[str, str]) -> _Fact | None:
+    def screen(self, fact: _Fact, seen: dict[str, str]) -> _Fact | None:
         """The fact with its leaking and already-asked questions removed (and reported)."""
         kept = []
         for q in fact.questions:
             text = normalise(q)
-            if q in leaks:
-                self.drop(q, kind=fact.kind, fact=fact.key, **leaks[q])
+            if q in self.leaks:
+                self.drop(q, kind=fact.kind, fact=fact.key, **self.leaks[q])
             elif text in seen:
                 detail = f"the same question was generated for fact {seen[text]}"
                 self.drop(q, "duplicate", detail, kind=fact.kind, fact=fact.key)
@@ -856,21 +887,24 @@ class _Builder:
             self._chunk_tokens[chunk] = len(self.tok.encode(text, add_special_tokens=False))
         return self._chunk_tokens[chunk]
 
-    def nearest(self, question: str) -> list[str]:
-        """Chunks most similar to the question (exact search: the same order every run)."""
-        if question not in self._near:
-            rows = self.pg.vector_search(self.vectors[question], k=40, exact=True)
-            self._near[question] = [r["chunk_id"] for r in rows if r["chunk_id"] in self.hits]
-        return self._near[question]
+    def nearest(self, fact: _Fact) -> list[str]:
+        """Chunks most similar to the fact's first question (one search per fact; exact, so
+        the same order every run)."""
+        if fact.key not in self._near:
+            vector = self.vectors[fact.questions[0]]
+            rows = self.pg.vector_search(vector, k=40, exact=True)
+            self._near[fact.key] = [r["chunk_id"] for r in rows if r["chunk_id"] in self.hits]
+        return self._near[fact.key]
 
-    def distractors(self, question: str, exclude: set[str], budget: int, key: str) -> list[str]:
+    def distractors(self, fact: _Fact, question: str, budget: int) -> list[str]:
         """Hard distractors (similar chunks that do not hold the answer), random ones only
         when those do not fit the token budget."""
         want = self.cfg.raft_distractors
         if want <= 0:
             return []
-        rng = _rng(self.cfg.seed, "distractors", key, question)
-        near = [c for c in self.nearest(question) if c not in exclude][: 3 * want]
+        exclude = fact.bearing | set(fact.oracles)
+        rng = _rng(self.cfg.seed, "distractors", fact.key, question)
+        near = [c for c in self.nearest(fact) if c not in exclude][: 3 * want]
         rng.shuffle(near)
         rest = [c for c in self.chunk_ids if c not in exclude and c not in near]
         rng.shuffle(rest)
@@ -910,8 +944,12 @@ class _Builder:
             messages, _ = build_messages(question, [self.hits[c] for c in order], [])
             return [*messages, {"role": "assistant", "content": answer}]
 
-        budget = self.cfg.max_tokens - self.count(render([])) - 8
-        distractors = self.distractors(question, fact.bearing | set(fact.oracles), budget, fact.key)
+        # Budget for distractors, estimated without rendering (neutralising chunks is slow);
+        # the exact count below has the last word.
+        answer = fact.joiner.join(_cite(t, 1) for t, _ in fact.segments) if oracles else REFUSAL
+        base = self._overhead + sum(self.chunk_tokens(c) for c in oracles)
+        base += len(self.tok.encode(f"{question}\n{answer}", add_special_tokens=False))
+        distractors = self.distractors(fact, question, self.cfg.max_tokens - base - 8)
         while True:
             messages = render(distractors)
             tokens = self.count(messages)
@@ -949,9 +987,7 @@ class _Builder:
         else:
             out.append(ex)
 
-    def extra_examples(
-        self, extras: list[_Extra], leaks: dict[str, dict], examples: list[Example]
-    ) -> list[Example]:
+    def extra_examples(self, extras: list[_Extra], examples: list[Example]) -> list[Example]:
         """The user's own examples: always train (they are no graph fact to hold out)."""
         seen = {
             (
@@ -970,8 +1006,8 @@ class _Builder:
                 normalise(x.messages[-2]["content"]),
                 normalise(x.messages[-1]["content"]),
             )
-            if q in leaks:
-                self.drop(q, kind="extra", **leaks[q], **where)
+            if q in self.leaks:
+                self.drop(q, kind="extra", **self.leaks[q], **where)
             elif pair in seen:
                 self.drop(q, "duplicate", f"same question and answer as {seen[pair]}", **where)
             else:
@@ -1070,26 +1106,30 @@ def build_dataset(
         kept, bad = _parse_extra(Path(path), index)
         extras += kept
         b.excluded += bad
-    questions = [q for f in facts + pool for q in f.questions] + [x.question for x in extras]
-    leaks = b.leakage(evals, questions)
-
+    b.set_evals(evals)
+    b.check([q for f in facts for q in f.questions] + [x.question for x in extras])
     seen: dict[str, str] = {}
-    facts = [f for f in (b.screen(f, leaks, seen) for f in facts) if f is not None]
+    facts = [f for f in (b.screen(f, seen) for f in facts) if f is not None]
+    # Unanswerable questions: as many as make up unanswerable_fraction of the questions,
+    # embedded (for the leakage check) only as far as they are needed.
     frac = config.unanswerable_fraction
     asked = sum(len(f.questions) for f in facts)
     quota = round(asked * frac / (1 - frac)) if frac < 1 else len(pool)
     _rng(config.seed, "unanswerable").shuffle(pool)
     chosen: list[_Fact] = []
-    for fact in pool:
-        if len(chosen) >= quota:
-            break
-        if (kept := b.screen(fact, leaks, seen)) is not None:
-            chosen.append(kept)
+    start = 0
+    while len(chosen) < quota and start < len(pool):
+        batch = pool[start : start + 2 * (quota - len(chosen)) + 8]
+        start += len(batch)
+        b.check([q for f in batch for q in f.questions])
+        for fact in batch:
+            if len(chosen) < quota and (kept := b.screen(fact, seen)) is not None:
+                chosen.append(kept)
     facts += sorted(chosen, key=lambda f: f.key)
 
     val = _val_facts({f.key for f in facts}, config.val_fraction, config.seed)
     examples = b.examples(facts, val)
-    examples += b.extra_examples(extras, leaks, examples)
+    examples += b.extra_examples(extras, examples)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

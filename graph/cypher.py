@@ -187,3 +187,29 @@ EQUIPMENT_WARNINGS = (
     + _SCOPE
     + "RETURN e.name AS equipment, w.text AS text, c.id AS chunk"
 )
+
+
+# -- fine-tuning data (finetune/dataset.py) ---------------------------------------------------
+# Whole-corpus reads for the training-data builder; it also reuses EQUIPMENT_PARTS,
+# EQUIPMENT_INTERVALS and EQUIPMENT_WARNINGS above with an empty $eq (all equipment).
+FT_EQUIPMENT_DOCUMENTS = (
+    "MATCH (e:Equipment)-[:MENTIONED_IN]->(c:Chunk) "
+    "RETURN e.name AS name, collect(DISTINCT c.document_id) AS documents"
+)
+FT_SPECS = (
+    "MATCH (e:Equipment)-[:HAS_SPEC]->(s:Spec)-[:MENTIONED_IN]->(c:Chunk) "
+    "RETURN e.name AS equipment, s.parameter AS parameter, s.value AS value, s.unit AS unit, "
+    "s.unit_si AS unit_si, s.condition AS condition, s.text AS text, c.id AS chunk"
+)
+FT_PROCEDURES = (
+    "MATCH (e:Equipment)-[:HAS_PROCEDURE]->(pr:Procedure)-[:MENTIONED_IN]->(c:Chunk) "
+    "RETURN e.name AS equipment, pr.key AS key, pr.title AS title, c.id AS chunk"
+)
+FT_PROCEDURE_STEPS = (
+    "MATCH (pr:Procedure)-[:HAS_STEP]->(s:Step) "
+    "RETURN pr.key AS procedure, s.number AS number, s.text AS text"
+)
+FT_PROCEDURE_WARNINGS = (
+    "MATCH (pr:Procedure)-[:HAS_WARNING]->(w:Warning)-[:MENTIONED_IN]->(c:Chunk) "
+    "RETURN pr.key AS procedure, w.text AS text, c.id AS chunk"
+)

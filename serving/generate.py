@@ -565,7 +565,7 @@ def load_generator(
             model=settings.openai_model,
             adapter=Path(chosen).name if chosen else None,
             # not a Settings field yet; picked up once one is added
-            timeout=getattr(settings, "openai_timeout", DEFAULT_TIMEOUT_S),
+            timeout=settings.openai_timeout,
             **common,
         )
     adapter_path = resolve_adapter(settings, chosen)
