@@ -66,8 +66,14 @@ def embedder() -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder()
 
 
-def _workspace(path: Path, embedder) -> Iterator[Workspace]:
-    settings = Settings(data_dir=path)
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """One converted copy of the bundled generator for the whole session (it takes ~20 s)."""
+    return tmp_path_factory.mktemp("models")
+
+
+def _workspace(path: Path, embedder, model_cache: Path) -> Iterator[Workspace]:
+    settings = Settings(data_dir=path, model_cache_dir=model_cache)
     pg = open_pgstore(settings)
     graph = open_graph(settings)
     try:
@@ -81,8 +87,8 @@ def _workspace(path: Path, embedder) -> Iterator[Workspace]:
 
 
 @pytest.fixture(scope="session")
-def corpus(tmp_path_factory, embedder) -> Iterator[Workspace]:
-    for ws in _workspace(tmp_path_factory.mktemp("corpus"), embedder):
+def corpus(tmp_path_factory, embedder, model_cache) -> Iterator[Workspace]:
+    for ws in _workspace(tmp_path_factory.mktemp("corpus"), embedder, model_cache):
         summary = ws.ingest(SAMPLES)
         assert not summary.failed, summary.to_dict()
         ws.summary = summary  # type: ignore[attr-defined]
@@ -90,8 +96,8 @@ def corpus(tmp_path_factory, embedder) -> Iterator[Workspace]:
 
 
 @pytest.fixture(scope="session")
-def _scratch(tmp_path_factory, embedder) -> Iterator[Workspace]:
-    yield from _workspace(tmp_path_factory.mktemp("scratch"), embedder)
+def _scratch(tmp_path_factory, embedder, model_cache) -> Iterator[Workspace]:
+    yield from _workspace(tmp_path_factory.mktemp("scratch"), embedder, model_cache)
 
 
 @pytest.fixture

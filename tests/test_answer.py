@@ -144,7 +144,11 @@ def test_injected_instruction_in_a_manual_is_not_followed(scratch, tmp_path, poo
 
 
 def test_cli_ask_json_and_stdin(corpus):
-    env = {"MAINT_DATA_DIR": str(corpus.settings.data_dir), "PATH": ""}
+    env = {
+        "MAINT_DATA_DIR": str(corpus.settings.data_dir),
+        "MAINT_MODEL_CACHE_DIR": str(corpus.settings.models_dir),
+        "PATH": "",
+    }
     cmd = [sys.executable, "-m", "maint.cli", "ask", "--json"]
     one = subprocess.run([*cmd, TORQUE_Q], capture_output=True, text=True, env=env, timeout=600)
     assert one.returncode == 0, one.stderr
@@ -163,4 +167,3 @@ def test_cli_ask_json_and_stdin(corpus):
     assert len(lines) == 2 and lines[1]["refused"]
     bad = subprocess.run([*cmd, "--mode", "nope", "q"], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "choose one of" in bad.stderr
-

@@ -24,8 +24,9 @@ PAIRS = [
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory) -> str:
-    return str(bundled_model_path(Settings(data_dir=tmp_path_factory.mktemp("ft-model"))))
+def model_path(tmp_path_factory, model_cache) -> str:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("ft"), model_cache_dir=model_cache)
+    return str(bundled_model_path(settings))
 
 
 @pytest.fixture(scope="module")

@@ -39,8 +39,12 @@ API_KEY = "test-key"
 
 
 @pytest.fixture(scope="session")
-def gen_settings(tmp_path_factory) -> Settings:
-    return Settings(data_dir=tmp_path_factory.mktemp("gen"), max_new_tokens=NEW_TOKENS)
+def gen_settings(tmp_path_factory, model_cache) -> Settings:
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("gen"),
+        model_cache_dir=model_cache,
+        max_new_tokens=NEW_TOKENS,
+    )
 
 
 @pytest.fixture(scope="session")
