@@ -9,6 +9,7 @@ any point leaves the store consistent; ``recover()`` clears what a crash left pe
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from importlib import resources
 
@@ -30,8 +31,12 @@ _HIT_COLUMNS = (
     "c.id AS chunk_id, c.document_id, d.title AS document, d.source_path, "
     "c.section_path AS section, c.page_start, c.page_end, c.text, c.tokens"
 )
-# Part numbers compared letters-and-digits only; the same expression as the trigram index.
-_COMPACT = "regexp_replace(upper(c.text), '[^A-Z0-9]', '', 'g')"
+# Part numbers compared letters-and-digits only (a stored column with a trigram index).
+_COMPACT = "c.compact"
+# Lexemes in more chunks than this are left out of keyword queries: a question's OR-query
+# over such words matched half a 100k-chunk table and took seconds to rank. Small corpora
+# never reach it, so their rankings keep every word.
+COMMON_LEXEME_ROWS = 5000
 
 
 class StoreError(RuntimeError):
@@ -64,6 +69,8 @@ class PgStore:
             ) from exc
         self.migrate()
         register_vector(self.conn)
+        self._common: dict[str, float] = {}
+        self._common_at = float("-inf")
 
     # -- schema -------------------------------------------------------------------------
     def migrate(self) -> list[int]:
@@ -253,14 +260,19 @@ class PgStore:
 
     def keyword_search(self, query: str, identifiers: Sequence[str], k: int) -> list[dict]:
         """Full-text search with any of the question's terms (a question ANDs too much), plus
-        a bonus per identifier (compacted part number) the chunk contains, however spelled."""
+        a bonus per identifier (compacted part number) the chunk contains, however spelled.
+        Words most chunks contain are dropped first; they cannot rank, only slow down."""
+        lexemes = self._query_lexemes(query)
         likes = [f"%{i}%" for i in identifiers]
         bonus = " + ".join(f"({_COMPACT} LIKE %(i{n})s)::int" for n in range(len(likes))) or "0"
         either = "".join(f" OR {_COMPACT} LIKE %(i{n})s" for n in range(len(likes)))
-        params: dict = {"q": query, "k": k, **{f"i{n}": like for n, like in enumerate(likes)}}
+        params: dict = {
+            "q": " | ".join(f"'{x}'" for x in lexemes) or "''",
+            "k": k,
+            **{f"i{n}": like for n, like in enumerate(likes)},
+        }
         return self.conn.execute(
-            "WITH q AS (SELECT replace(plainto_tsquery('english', %(q)s)::text, '&', '|')"
-            "::tsquery AS q)"
+            "WITH q AS (SELECT %(q)s::tsquery AS q)"
             f" SELECT {_HIT_COLUMNS}, ts_rank_cd(c.tsv, q.q) + 2.0 * ({bonus}) AS score,"
             f" ({bonus}) AS identifiers"
             " FROM chunks c JOIN documents d ON d.id = c.document_id, q"
@@ -268,6 +280,39 @@ class PgStore:
             " ORDER BY score DESC, c.id LIMIT %(k)s",
             params,
         ).fetchall()
+
+    def _query_lexemes(self, query: str) -> list[str]:
+        """The question's lexemes (English stemming), without those in more than
+        ``COMMON_LEXEME_ROWS`` chunks per the planner's statistics (kept if all are)."""
+        row = self.conn.execute(
+            "SELECT coalesce(array_agg(DISTINCT lexeme), '{}') AS lexemes"
+            " FROM unnest(to_tsvector('english', %s))",
+            (query,),
+        ).fetchone()
+        lexemes = sorted(row["lexemes"])
+        common = self._common_lexemes()
+        kept = [x for x in lexemes if common.get(x, 0.0) <= COMMON_LEXEME_ROWS]
+        if not kept:  # every word is common: keep the two rarest
+            kept = sorted(lexemes, key=lambda x: common.get(x, 0.0))[:2]
+        return [x.replace("'", "''") for x in kept]
+
+    def _common_lexemes(self) -> dict[str, float]:
+        """Estimated chunk counts of the most common lexemes, from the statistics ANALYZE
+        keeps for the tsvector column (cached a minute)."""
+        now = time.monotonic()
+        if now - self._common_at > 60:
+            row = self.conn.execute(
+                "SELECT s.most_common_elems::text::text[] AS elems,"
+                " s.most_common_elem_freqs AS freqs, greatest(c.reltuples, 0) AS rows"
+                " FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename"
+                " WHERE s.tablename = 'chunks' AND s.attname = 'tsv'"
+            ).fetchone()
+            elems = (row or {}).get("elems") or []
+            freqs = (row or {}).get("freqs") or []
+            rows = float((row or {}).get("rows") or 0)
+            self._common = {e: f * rows for e, f in zip(elems, freqs, strict=False)}
+            self._common_at = now
+        return self._common
 
     def chunks_by_ids(self, ids: Sequence[str]) -> list[dict]:
         """Chunks by id (in no particular order), only from complete documents."""
