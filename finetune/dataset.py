@@ -66,15 +66,16 @@ _JACCARD = 0.8  # word overlap at/above which a question counts as a near-duplic
 class DatasetConfig:
     seed: int = 0
     val_fraction: float = 0.1  # share of FACTS held out (all examples of a held-out fact go to val)
-    phrasings: int = 3  # questions per spec fact
+    phrasings: int = 3  # questions per fact (spec, part, procedure, safety, interval)
     raft_distractors: int = 3
     raft_no_oracle: float = 0.2  # share of RAFT examples with distractors only -> refusal
     unanswerable_fraction: float = 0.1
     max_tokens: int = 768  # longer examples (chat-templated, generator tokenizer) are skipped
     exclude: list[Path] = field(default_factory=list)  # eval files whose questions must not leak
     near_duplicate_similarity: float = 0.9  # embedding cosine counting as a near-duplicate
-    extra: list[Path] = field(default_factory=list)  # user JSONL: {"question","answer"} or
-    # {"messages": [...]} per line; optional "format": "closed" | "raft"
+    # User JSONL files: {"question","answer"} or {"messages":[...]} per line; optional
+    # "format": "closed" | "raft". Imported into train after the same checks.
+    extra: list[Path] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -158,10 +159,6 @@ def _lower_first(text: str) -> str:
     return text
 
 
-def _upper_first(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
 def _words(text: str) -> list[str]:
     stop = {"the", "and", "for", "with", "per", "max", "maximum", "minimum", "new", "from"}
     return [w for w in re.findall(r"[a-z][a-z-]{2,}", text.lower()) if w not in stop]
@@ -201,7 +198,7 @@ class _Fact:
 
 _TIGHTEN = (
     "torque for the {s} on the {eq}?",
-    "How tight does the {s} go on the {eq}?",
+    "How tight should the {s} be on the {eq}?",
     "What's the torque spec for the {eq} {s}?",
     "What do I torque the {s} to on a {eq}?",
     "{eq} {s} torque?",
@@ -360,7 +357,9 @@ def _values(rows: list[dict]) -> str:
         return m.start() if m else len(text)
 
     unique = {(str(r["value"]), r["unit"]): r for r in rows}.values()
-    ordered = sorted(unique, key=lambda r: (position(r), r["unit"] != r["unit_si"], r["unit"]))
+    ordered = sorted(
+        unique, key=lambda r: (position(r), r["unit"] != r["unit_si"], r["unit"] or "", r["value"])
+    )
     by_measure: dict[str, list[str]] = {}
     for r in ordered:
         by_measure.setdefault(r["unit_si"] or r["unit"] or "", []).append(
@@ -588,6 +587,7 @@ class _Builder:
                 groups[key].append(r)
         found: list[tuple[bool, str, str, str, str, list[dict]]] = []
         for (eq, parameter, condition, chunk), rows in sorted(groups.items()):
+            rows.sort(key=lambda r: (str(r["value"]), r["unit"] or ""))
             table = " | " in (rows[0]["text"] or "")
             if table and _prose_cell(rows[0]["text"], str(rows[0]["value"])):
                 continue  # a number inside advice ('run at 75 % load until ...'): no spec
@@ -926,6 +926,14 @@ class _Builder:
         text = fact.joiner.join(t for t, _ in fact.segments)
         return f"{text}\nSource: {hit.document}, p. {hit.pages}."
 
+    def raft_base(self, fact: _Fact, question: str, with_oracle: bool) -> int:
+        """Tokens of a RAFT example before distractors, estimated without rendering it
+        (neutralising chunk text is slow); the exact count has the last word."""
+        oracles = fact.oracles if with_oracle and fact.answerable else []
+        answer = fact.joiner.join(_cite(t, 1) for t, _ in fact.segments) if oracles else REFUSAL
+        base = self._overhead + sum(self.chunk_tokens(c) for c in oracles)
+        return base + len(self.tok.encode(f"{question}\n{answer}", add_special_tokens=False))
+
     def raft(self, fact: _Fact, question: str, with_oracle: bool) -> tuple[list[Message], int]:
         """``build_messages`` over the oracle chunks placed among distractors (or distractors
         only), answered with citations to the oracles, or with the refusal."""
@@ -944,12 +952,8 @@ class _Builder:
             messages, _ = build_messages(question, [self.hits[c] for c in order], [])
             return [*messages, {"role": "assistant", "content": answer}]
 
-        # Budget for distractors, estimated without rendering (neutralising chunks is slow);
-        # the exact count below has the last word.
-        answer = fact.joiner.join(_cite(t, 1) for t, _ in fact.segments) if oracles else REFUSAL
-        base = self._overhead + sum(self.chunk_tokens(c) for c in oracles)
-        base += len(self.tok.encode(f"{question}\n{answer}", add_special_tokens=False))
-        distractors = self.distractors(fact, question, self.cfg.max_tokens - base - 8)
+        budget = self.cfg.max_tokens - self.raft_base(fact, question, bool(oracles)) - 8
+        distractors = self.distractors(fact, question, budget)
         while True:
             messages = render(distractors)
             tokens = self.count(messages)
@@ -959,9 +963,15 @@ class _Builder:
 
     def examples(self, facts: list[_Fact], val: set[str]) -> list[Example]:
         pairs = [(f, q) for f in facts for q in f.questions]
-        answerable = sorted((f.key, q) for f, q in pairs if f.answerable)
-        n = round(len(answerable) * self.cfg.raft_no_oracle)
-        no_oracle = set(_rng(self.cfg.seed, "no-oracle").sample(answerable, n))
+        # Distractors-only examples are drawn among questions whose oracle fits max_tokens:
+        # where no answer with context fits, a refusal alone would teach the wrong thing.
+        fits = sorted(
+            (f.key, q)
+            for f, q in pairs
+            if f.answerable and self.raft_base(f, q, True) <= self.cfg.max_tokens
+        )
+        n = round(len(fits) * self.cfg.raft_no_oracle)
+        no_oracle = set(_rng(self.cfg.seed, "no-oracle").sample(fits, n))
         out: list[Example] = []
         for fact, q in pairs:
             split = "val" if fact.key in val else "train"

@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     openai_model: str | None = Field(
         default=None, description="Model name sent to the endpoint (default: its first model)."
     )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Where converted models are cached (DATA_DIR/models when unset); "
+        "workspaces may share one.",
+    )
     max_new_tokens: int = Field(default=160, description="Generation length cap.")
     temperature: float = Field(default=0.0, description="0 = greedy (deterministic).")
     seed: int = 0
@@ -128,7 +133,7 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        return self.data_dir / "models"
+        return self.model_cache_dir or self.data_dir / "models"
 
     @property
     def adapters_dir(self) -> Path:

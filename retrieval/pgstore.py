@@ -71,6 +71,7 @@ class PgStore:
         register_vector(self.conn)
         self._common: dict[str, float] = {}
         self._common_at = float("-inf")
+        self._rows = 0.0
 
     # -- schema -------------------------------------------------------------------------
     def migrate(self) -> list[int]:
@@ -264,8 +265,17 @@ class PgStore:
         Words most chunks contain are dropped first; they cannot rank, only slow down."""
         lexemes = self._query_lexemes(query)
         likes = [f"%{i}%" for i in identifiers]
-        bonus = " + ".join(f"({_COMPACT} LIKE %(i{n})s)::int" for n in range(len(likes))) or "0"
-        either = "".join(f" OR {_COMPACT} LIKE %(i{n})s" for n in range(len(likes)))
+        rare = [self._rare(like) for like in likes]
+        # A rare identifier (a part number) weighs more than a common one (a machine's model
+        # name, on many pages of its manual), and only rare ones widen the candidate set.
+        bonus = (
+            " + ".join(
+                f"{5.0 if r else 2.0} * ({_COMPACT} LIKE %(i{n})s)::int"
+                for n, r in enumerate(rare)
+            )
+            or "0"
+        )
+        either = "".join(f" OR {_COMPACT} LIKE %(i{n})s" for n, r in enumerate(rare) if r)
         params: dict = {
             "q": " | ".join(f"'{x}'" for x in lexemes) or "''",
             "k": k,
@@ -273,8 +283,8 @@ class PgStore:
         }
         return self.conn.execute(
             "WITH q AS (SELECT %(q)s::tsquery AS q)"
-            f" SELECT {_HIT_COLUMNS}, ts_rank_cd(c.tsv, q.q) + 2.0 * ({bonus}) AS score,"
-            f" ({bonus}) AS identifiers"
+            f" SELECT {_HIT_COLUMNS}, ts_rank_cd(c.tsv, q.q) + {bonus} AS score,"
+            " 0 AS identifiers"
             " FROM chunks c JOIN documents d ON d.id = c.document_id, q"
             f" WHERE (c.tsv @@ q.q{either}) AND d.status = 'complete'"
             " ORDER BY score DESC, c.id LIMIT %(k)s",
@@ -289,12 +299,24 @@ class PgStore:
             " FROM unnest(to_tsvector('english', %s))",
             (query,),
         ).fetchone()
-        lexemes = sorted(row["lexemes"])
+        lexemes = sorted(x for x in row["lexemes"] if len(x) > 1)  # 'b' of 'WP-2207 B'...
         common = self._common_lexemes()
         kept = [x for x in lexemes if common.get(x, 0.0) <= COMMON_LEXEME_ROWS]
         if not kept:  # every word is common: keep the two rarest
             kept = sorted(lexemes, key=lambda x: common.get(x, 0.0))[:2]
         return [x.replace("'", "''") for x in kept]
+
+    def _rare(self, like: str) -> bool:
+        """An identifier in few chunks names a part; one in many (a machine's model name,
+        on every page of its manual) says nothing about which chunk answers."""
+        self._common_lexemes()  # refreshes the row estimate
+        cap = int(min(200, max(5, 0.05 * self._rows)))
+        found = self.conn.execute(
+            f"SELECT count(*) AS n FROM (SELECT 1 FROM chunks c WHERE {_COMPACT} LIKE %s"
+            " LIMIT %s) x",
+            (like, cap + 1),
+        ).fetchone()["n"]
+        return found <= cap
 
     def _common_lexemes(self) -> dict[str, float]:
         """Estimated chunk counts of the most common lexemes, from the statistics ANALYZE
@@ -310,6 +332,9 @@ class PgStore:
             elems = (row or {}).get("elems") or []
             freqs = (row or {}).get("freqs") or []
             rows = float((row or {}).get("rows") or 0)
+            if rows <= 0:  # never analysed (a new table): count, it is small
+                rows = float(self.conn.execute("SELECT count(*) AS n FROM chunks").fetchone()["n"])
+            self._rows = rows
             self._common = {e: f * rows for e, f in zip(elems, freqs, strict=False)}
             self._common_at = now
         return self._common
