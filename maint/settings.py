@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         description="Where converted models are cached (DATA_DIR/models when unset); "
         "workspaces may share one.",
     )
-    max_new_tokens: int = Field(default=160, description="Generation length cap.")
+    max_new_tokens: int = Field(default=128, description="Generation length cap.")
     temperature: float = Field(default=0.0, description="0 = greedy (deterministic).")
     seed: int = 0
     max_question_chars: int = Field(
