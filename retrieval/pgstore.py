@@ -36,7 +36,7 @@ _COMPACT = "c.compact"
 # Lexemes in more chunks than this are left out of keyword queries: a question's OR-query
 # over such words matched half a 100k-chunk table and took seconds to rank. Small corpora
 # never reach it, so their rankings keep every word.
-COMMON_LEXEME_ROWS = 5000
+COMMON_LEXEME_ROWS = 2000
 
 
 class StoreError(RuntimeError):
