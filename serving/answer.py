@@ -114,8 +114,9 @@ class Answerer:
         text = gen.text.strip() or REFUSAL
 
         t0 = time.perf_counter()
-        sources = _sources(retrieval)
-        verdict = guard.check(text, sources)
+        verdict = guard.check(text, _sources(retrieval))
+        if retrieval is not None:
+            verdict = guard.check_citations(text, verdict, _per_source(retrieval))
         draft, fallback = None, None
         if not verdict.verified:
             quoted = extractive_answer(q, retrieval.hits, retrieval.facts) if retrieval else ""
@@ -206,6 +207,17 @@ def _sources(retrieval: Retrieval | None) -> list[str]:
         + [f"{h.document} {h.section}" for h in retrieval.hits]
         + [f.text for f in retrieval.facts]
     )
+
+
+def _per_source(retrieval: Retrieval) -> dict[int, guard.SourceIndex]:
+    """What each numbered excerpt supports: its text, title and section, and its facts."""
+    return {
+        n: guard.SourceIndex(
+            [h.text, f"{h.document} {h.section}"]
+            + [f.text for f in retrieval.facts if f.chunk_id == h.chunk_id]
+        )
+        for n, h in enumerate(retrieval.hits, start=1)
+    }
 
 
 def _is_refusal(text: str) -> bool:

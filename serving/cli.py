@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import typer
 from rich.markup import escape
@@ -101,8 +102,9 @@ def _print(a: Answer, console) -> None:
         table = Table("#", "document", "page", "section", "chunk", box=None, pad_edge=False)
         for c in a.citations:
             style = "bold" if c.cited else "dim"
+            name = Path(c.source_path).name or c.document
             table.add_row(
-                f"[{c.n}]", escape(c.document), c.pages, escape(c.section), c.chunk_id, style=style
+                f"[{c.n}]", escape(name), c.pages, escape(c.section), c.chunk_id, style=style
             )
         console.print("[bold]Sources[/] (bold: cited in the answer)")
         console.print(table)

@@ -400,3 +400,26 @@ def mark_unsupported(answer: str, result: GuardResult) -> str:
         if out[c.start : c.end] == c.text:
             out = f"{out[: c.start]}[unverified: {c.text}]{out[c.end :]}"
     return out
+
+
+_MARKER = re.compile(r"\[(\d{1,2})\]")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s|\n")
+
+
+def check_citations(answer: str, result: GuardResult, cited: dict[int, SourceIndex]) -> GuardResult:
+    """A claim followed in its sentence by ``[n]`` markers must be in one of those sources.
+
+    A value that exists somewhere in the context but not in the excerpt the model cites for
+    it is how a small model answers the wrong question with a real number (the '9.3 bar' of
+    one machine given as another's spec); presence alone would pass it."""
+    unsupported = list(result.unsupported)
+    for claim in result.claims:
+        if claim in unsupported:
+            continue
+        end = _SENTENCE_END.search(answer, claim.end)
+        sentence_tail = answer[claim.end : end.start() if end else len(answer)]
+        numbers = [int(n) for n in _MARKER.findall(sentence_tail)]
+        known = [n for n in numbers if n in cited]
+        if known and not any(cited[n].supports(claim) for n in known):
+            unsupported.append(claim)
+    return GuardResult(verified=not unsupported, claims=result.claims, unsupported=unsupported)

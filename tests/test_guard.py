@@ -263,3 +263,21 @@ def test_spaced_codes_without_a_cue():
     claims = find_claims("Battery BAT 12-180, fuel filter FS 1282.4, seal GS 7721.04.")
     assert [c.norm for c in claims] == ["BAT12180", "FS12824", "GS772104"]
     assert find_claims("Oil ISO VG 68 to EN ISO 5199, SEE 12-180") == []
+
+
+def test_a_value_must_be_in_the_source_it_cites():
+    from serving.guard import SourceIndex, check, check_citations
+
+    sources = {
+        1: SourceIndex(["Radiator cap opening pressure 0.9 bar."]),
+        2: SourceIndex(["Safety valve set pressure 9.3 bar."]),
+    }
+    answer = "The injector opening pressure is 9.3 bar [1]."
+    first = check(answer, ["Radiator cap opening pressure 0.9 bar.", "Safety valve 9.3 bar."])
+    assert first.verified  # present in the context...
+    result = check_citations(answer, first, sources)
+    assert not result.verified and [c.text for c in result.unsupported] == ["9.3 bar"]
+    ok = "The safety valve opens at 9.3 bar [2]. The cap at 0.9 bar [1]."
+    assert check_citations(ok, check(ok, ["0.9 bar", "9.3 bar"]), sources).verified
+    uncited = "It opens at 9.3 bar."  # no marker: presence in the context is what counts
+    assert check_citations(uncited, check(uncited, ["9.3 bar"]), sources).verified
