@@ -270,8 +270,7 @@ class PgStore:
         # name, on many pages of its manual), and only rare ones widen the candidate set.
         bonus = (
             " + ".join(
-                f"{5.0 if r else 2.0} * ({_COMPACT} LIKE %(i{n})s)::int"
-                for n, r in enumerate(rare)
+                f"{5.0 if r else 2.0} * ({_COMPACT} LIKE %(i{n})s)::int" for n, r in enumerate(rare)
             )
             or "0"
         )
