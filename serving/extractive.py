@@ -13,6 +13,8 @@ from retrieval.base import Fact, Hit
 from retrieval.query import identifier_candidates, terms
 from serving.prompt import neutralise
 
+# Said first, so a quote is never read as the answer to a question the manual may not answer.
+UNVERIFIED_LEAD = "Could not verify a generated answer against the manuals. Closest source lines:"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
 
@@ -54,4 +56,7 @@ def extractive_answer(question: str, hits: list[Hit], facts: list[Fact], most: i
             break
         if all(text != t for t, _ in picked):
             picked.append((text, n))
-    return "\n".join(f'The manual says: "{text}" [{n}]' for text, n in picked)
+    if not picked:
+        return ""
+    quotes = "\n".join(f'"{text}" [{n}]' for text, n in picked)
+    return f"{UNVERIFIED_LEAD}\n{quotes}"
