@@ -93,7 +93,7 @@ def test_ctrl_c_leaves_consistent_stores_and_a_clear_message(scratch):
             proc.send_signal(signal.SIGINT)
             break
     rest = proc.stderr.read()
-    assert proc.wait(timeout=120) == 130
+    assert proc.wait(timeout=120) == 130, rest  # the CLI's own words, if it ever differs
     assert "interrupted" in rest and "run the command again" in rest
     assert_consistent(scratch)
 
