@@ -236,6 +236,7 @@ class Ingestor:
         except ParseError as exc:
             return self._fail(path, t0, exc.reason, exc.hint)
         except Exception as exc:  # a parser library choking on a damaged file
+            _reraise_interrupt(exc)
             return self._fail(
                 path,
                 t0,
@@ -286,6 +287,7 @@ class Ingestor:
                 self.graph.write_document(doc, chunks, facts)
         except Exception as exc:
             # Leave nothing half-written: the pending version goes, the old one stays.
+            _reraise_interrupt(exc)
             try:
                 self.graph.delete_document(doc_id)
             finally:
@@ -312,3 +314,13 @@ class Ingestor:
             relations=len(facts.edges),
             seconds=time.perf_counter() - t0,
         )
+
+
+def _reraise_interrupt(exc: BaseException) -> None:
+    """Ctrl-C inside a library call can come back wrapped in that library's own error; it
+    must still stop the run (exit 130), not count as one failed file."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            raise KeyboardInterrupt from exc
+        seen = seen.__cause__ or seen.__context__
