@@ -63,6 +63,7 @@ class GraphLookup:
     equipment: list[str] = field(default_factory=list)
     parts: list[str] = field(default_factory=list)
     facts: list[tuple[Fact, float]] = field(default_factory=list)
+    chunks: dict[Fact, list[str]] = field(default_factory=dict)  # every chunk behind a fact
 
 
 class GraphRetriever:
@@ -90,7 +91,7 @@ class GraphRetriever:
         best = ranked[0].score if ranked else 0.0
         kept = [c for c in ranked if c.score >= 0.5 * best][: self.max_facts]
         out.facts = [(c.fact, c.score) for c in kept]
-        self._chunks = {c.fact: c.chunks for c in kept}
+        out.chunks = {c.fact: c.chunks for c in kept}
         return out
 
     def _part_facts(self, keys: list[str]) -> list[_Candidate]:
@@ -174,7 +175,7 @@ class GraphRetriever:
         scores: dict[str, float] = defaultdict(float)
         facts: dict[str, list[Fact]] = defaultdict(list)
         for fact, score in lookup.facts:
-            for chunk_id in self._chunks.get(fact, [fact.chunk_id]):
+            for chunk_id in lookup.chunks.get(fact, [fact.chunk_id]):
                 scores[chunk_id] += score
                 facts[chunk_id].append(fact)
         top = sorted(scores, key=lambda c: (-scores[c], c))[:k]

@@ -7,12 +7,13 @@ generator the graph's facts as structured lines. Every stage is timed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ingestion.embed import Embedder
 from ingestion.extract import norm_part_number
 from maint.settings import Settings
-from retrieval.base import Fact, Hit, Retriever
+from retrieval.base import Fact, Hit
 from retrieval.fusion import rrf
 from retrieval.graph_facts import GraphLookup, GraphRetriever
 from retrieval.keyword import KeywordRetriever
@@ -57,26 +58,25 @@ class HybridRetriever:
             "graph": settings.weight_graph,
         }
 
-    @property
-    def retrievers(self) -> list[Retriever]:
-        found: list[Retriever] = [self.vector, self.keyword]
-        return [*found, self.graph] if self.graph is not None else found
-
     def retrieve(self, query: str, use_graph: bool = True) -> Retrieval:
         s = self.settings
+        n = s.retrieve_candidates
         timings: dict[str, float] = {}
         ranked: dict[str, list[Hit]] = {}
-        lookup = None
-        for r in self.retrievers:
-            if r is self.graph and not use_graph:
-                continue
+
+        def timed(name: str, search: Callable[[], list[Hit]]) -> None:
             t0 = time.perf_counter()
-            if r is self.graph:
-                lookup = self.graph.lookup(query)
-                ranked[r.name] = self.graph.hits(lookup, s.retrieve_candidates)
-            else:
-                ranked[r.name] = r.retrieve(query, s.retrieve_candidates)
-            timings[r.name] = time.perf_counter() - t0
+            ranked[name] = search()
+            timings[name] = time.perf_counter() - t0
+
+        timed("vector", lambda: self.vector.retrieve(query, n))
+        timed("keyword", lambda: self.keyword.retrieve(query, n))
+        lookup = None
+        if use_graph and self.graph is not None:
+            t0 = time.perf_counter()
+            lookup = self.graph.lookup(query)
+            ranked["graph"] = self.graph.hits(lookup, n)
+            timings["graph"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         fused = rrf(ranked, self.weights, s.rrf_k)
         context = budget(fused, s.context_chunks, s.context_tokens)
