@@ -19,7 +19,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Fresh machine -> embedded PostgreSQL+pgvector and FalkorDB running, sample manuals ingested,
-# a look at what was stored, and a few questions answered (the model is loaded once).
+# a look at what was stored, a few questions answered (the model is loaded once), then the
+# fine-tuning loop in miniature: training data from the manuals, a short QLoRA run on CPU
+# (a few minutes), and a question answered with the new adapter.
 demo: $(STAMP)
 	$(BIN)/maint services start
 	$(BIN)/maint ingest data/samples/manuals
@@ -30,6 +32,10 @@ demo: $(STAMP)
 	  "Which oil filter element does the DG-450 use, and how many are fitted?" \
 	  "What is the injector opening pressure of the DG-450 engine?" \
 	  | $(BIN)/maint ask
+	$(BIN)/maint finetune dataset
+	$(BIN)/maint finetune train --config finetune/configs/demo.yaml --name demo --fresh
+	$(BIN)/maint finetune list
+	$(BIN)/maint ask --adapter demo "What torque do the impeller nut and the casing bolts get on the P-200?"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

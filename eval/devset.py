@@ -2,6 +2,7 @@
 accuracy and hallucination rates per mode.
 
     python -m eval.devset [--dataset data/eval/dev.jsonl] [--modes rag,ft,hybrid] [--limit N]
+                               [--adapter NAME] [--out results.json]
 
 Runs against the configured workspace (the README's main command ingests the samples into
 it). Accuracy: every ``must_contain`` string present (normalised units, dashes, case,
@@ -43,13 +44,15 @@ def retrieval_table(hybrid: HybridRetriever, items: list[EvalItem]) -> dict[str,
     }
 
 
-def answer_table(answerer, items: list[EvalItem], modes: list[str], corpus_index) -> dict:
+def answer_table(
+    answerer, items: list[EvalItem], modes: list[str], corpus_index, adapter: str | None = None
+) -> dict:
     out = {}
     for mode in modes:
         scores, latencies, unverified, rows = [], [], 0, []
         for item in track(items, description=f"answers ({mode})", transient=True):
             t0 = time.perf_counter()
-            a = answerer.ask(item.question, mode=mode)
+            a = answerer.ask(item.question, mode=mode, adapter=adapter)
             latencies.append(time.perf_counter() - t0)
             s = score_answer(a.answer, item.model_dump(), corpus_index)
             scores.append((item, s))
@@ -63,6 +66,7 @@ def answer_table(answerer, items: list[EvalItem], modes: list[str], corpus_index
         latencies.sort()
         out[mode] = {
             "questions": len(scores),
+            "model": a.model,
             "accuracy": sum(s.correct for _, s in scores) / len(scores),
             "answerable_accuracy": _share(answerable, lambda s: s.correct),
             "refusal_accuracy": _share(unanswerable, lambda s: s.refused),
@@ -88,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", type=Path, default=ROOT / "data" / "eval" / "dev.jsonl")
     p.add_argument("--modes", default="rag,ft,hybrid")
     p.add_argument("--limit", type=int, default=None, help="first N questions only")
+    p.add_argument(
+        "--adapter", default=None, help="adapter for ft and hybrid [MAINT_ADAPTER; none: base]"
+    )
     p.add_argument("--out", type=Path, default=None, help="write the full results as JSON")
     args = p.parse_args(argv)
 
@@ -107,14 +114,15 @@ def main(argv: list[str] | None = None) -> int:
         answerer = Answerer(settings, pg, embedder_for(settings), GraphRetriever(graph, pg))
         corpus = SourceIndex(c["text"] for d in pg.list_documents() for c in pg.chunks(d.id))
         retrieval = retrieval_table(answerer.retriever, [i for i in items if i.answerable])
-        answers = answer_table(answerer, items, modes, corpus) if modes else {}
+        answers = answer_table(answerer, items, modes, corpus, args.adapter) if modes else {}
 
     print(f"\nRetrieval on {args.dataset.name} ({sum(i.answerable for i in items)} answerable)")
     print(f"{'retriever':<10}{'recall@5':>10}{'recall@20':>11}{'MRR':>7}")
     for name, m in retrieval.items():
         print(f"{name:<10}{m['recall@5']:>10.3f}{m['recall@20']:>11.3f}{m['mrr']:>7.3f}")
     if answers:
-        print(f"\nAnswers ({len(items)} questions)")
+        models = ", ".join(f"{mode}: {m['model']}" for mode, m in answers.items())
+        print(f"\nAnswers ({len(items)} questions; {models})")
         print(
             f"{'mode':<8}{'accuracy':>9}{'answerable':>11}{'refusal':>9}{'false ref':>10}"
             f"{'halluc.':>9}{'p/n+value':>10}{'unverified':>11}{'p50 s':>7}{'p95 s':>7}"

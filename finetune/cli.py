@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,13 +83,38 @@ def dataset(
 
 def _print_report(r: dict, console) -> None:
     counts = r["counts"]
-    console.print(json.dumps(counts, indent=2, ensure_ascii=False))
+    kinds = Table("kind", "closed train", "closed val", "RAFT train", "RAFT val", title="Examples")
+    for kind, by_format in counts["by_kind"].items():
+        cells = [by_format[f][s] for f in ("closed", "raft") for s in ("train", "val")]
+        if any(cells):
+            kinds.add_row(kind, *map(str, cells))
+    files = counts["files"]
+    kinds.add_row(
+        "[bold]total[/]",
+        *(f"[bold]{files[f'{f}_{s}']}[/]" for f in ("closed", "raft") for s in ("train", "val")),
+    )
+    console.print(kinds)
+    docs = Table("document", "examples", title="By document")
+    for d in counts["by_document"].values():
+        docs.add_row(
+            escape(d["title"] or "(not from one document: unanswerable, extra)"), str(d["examples"])
+        )
+    console.print(docs)
+    tokens = counts["tokens"]
+    console.print(
+        f"{counts['examples']} examples from {counts['facts']['train']} train / "
+        f"{counts['facts']['val']} held-out facts; {tokens['sum']:,} tokens (longest "
+        f"{tokens['max']}); {counts['raft_no_oracle']} RAFT examples without the source "
+        "(answer: refusal)"
+    )
     if r["excluded"]:
-        console.print(f"[yellow]excluded {len(r['excluded'])}[/]:")
-        for e in r["excluded"][:20]:
+        reasons = ", ".join(f"{n} {why}" for why, n in counts["excluded"].items())
+        console.print(f"[yellow]excluded {len(r['excluded'])}[/] ({reasons}), e.g.:")
+        for e in r["excluded"][:8]:
             console.print(
                 f"  - {escape(e.get('reason', ''))}: {escape(str(e.get('question', ''))[:90])}"
             )
+        console.print("  (all of them: report.json, or --json)")
     console.print(f"files in {r['out_dir']} · data hash {r['data_hash'][:12]}")
 
 
@@ -155,13 +181,19 @@ def train(
         ) as progress:
             task = progress.add_task("training", total=None, loss="")
 
+            started = time.monotonic()
+
             def on_step(step: int, total: int, loss: float | None, eval_loss: float | None):
                 text = f"loss {loss:.3f}" if loss is not None else ""
                 if eval_loss is not None:
                     text += f" · eval {eval_loss:.3f}"
-                    if not err.is_terminal:
-                        err.print(f"step {step}/{total}: {text}")
                 progress.update(task, total=total, completed=step, loss=text)
+                # Without a terminal (a log file, CI): a line every 5 % and at each evaluation.
+                if not err.is_terminal and (
+                    eval_loss is not None or step % max(1, total // 20) == 0
+                ):
+                    spent = time.monotonic() - started
+                    err.print(f"step {step}/{total}: {text} · {spent / 60:.1f} min")
 
             result = run_training(
                 cfg,

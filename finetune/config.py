@@ -32,7 +32,8 @@ class TrainConfig:
     warmup_steps: int = 10
     epochs: float = 1.0
     max_steps: int | None = None  # overrides epochs
-    batch_size: int = 4
+    batch_size: int = 4  # examples per micro-batch, at most
+    batch_tokens: int | None = None  # padded tokens per micro-batch, at most (memory bound)
     grad_accum: int = 1
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0

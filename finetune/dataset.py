@@ -37,6 +37,7 @@ from ingestion.chunker import heading_title
 from ingestion.embed import Embedder
 from ingestion.extract import norm_part_number
 from retrieval.base import Hit
+from retrieval.graph_facts import GraphLookup, GraphRetriever
 from retrieval.pgstore import PgStore
 from serving.prompt import (
     REFUSAL,
@@ -70,7 +71,7 @@ class DatasetConfig:
     raft_distractors: int = 3
     raft_no_oracle: float = 0.2  # share of RAFT examples with distractors only -> refusal
     unanswerable_fraction: float = 0.1
-    max_tokens: int = 768  # longer examples (chat-templated, generator tokenizer) are skipped
+    max_tokens: int = 1400  # longer examples (chat-templated, generator tokenizer) are skipped
     exclude: list[Path] = field(default_factory=list)  # eval files whose questions must not leak
     near_duplicate_similarity: float = 0.9  # embedding cosine counting as a near-duplicate
     # User JSONL files: {"question","answer"} or {"messages":[...]} per line; optional
@@ -571,6 +572,8 @@ class _Builder:
         self._near: dict[str, list[str]] = {}
         self.vectors: dict[str, np.ndarray] = {}
         self.leaks: dict[str, dict] = {}
+        self.linker = GraphRetriever(graph, pg)
+        self._lookups: dict[str, GraphLookup] = {}
         # Tokens of a RAFT example beyond its question, answer and excerpts: prompt, template.
         empty, _ = build_messages("", [], [])
         self._overhead = self.count([*empty, {"role": "assistant", "content": ""}])
@@ -949,7 +952,8 @@ class _Builder:
                 answer = fact.joiner.join(_cite(t, numbers[c]) for t, c in fact.segments)
             else:
                 answer = REFUSAL
-            messages, _ = build_messages(question, [self.hits[c] for c in order], [])
+            facts = self.lookup(question).context_facts(order)
+            messages, _ = build_messages(question, [self.hits[c] for c in order], facts)
             return [*messages, {"role": "assistant", "content": answer}]
 
         budget = self.cfg.max_tokens - self.raft_base(fact, question, bool(oracles)) - 8
@@ -960,6 +964,12 @@ class _Builder:
             if tokens <= self.cfg.max_tokens or not distractors:
                 return messages, tokens
             distractors = distractors[:-1]
+
+    def lookup(self, question: str) -> GraphLookup:
+        """What the graph retriever links for this question, as a hybrid answer would."""
+        if question not in self._lookups:
+            self._lookups[question] = self.linker.lookup(question)
+        return self._lookups[question]
 
     def examples(self, facts: list[_Fact], val: set[str]) -> list[Example]:
         pairs = [(f, q) for f in facts for q in f.questions]

@@ -9,6 +9,7 @@ that a later run resumes from. The result is a versioned adapter folder under
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -42,6 +43,8 @@ class TrainResult:
     peak_memory_mb: float
     stopped_early: bool
     resumed_from: int | None
+    examples: int = 0  # training examples that fit max_seq_len
+    skipped_too_long: int = 0  # training examples longer than max_seq_len, not trained on
     history: dict[str, list] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,6 +89,35 @@ def collate(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
         labels[i, :n] = torch.tensor(b["labels"])
         mask[i, :n] = 1
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def length_grouped_batches(
+    lengths: list[int], max_examples: int, max_tokens: int | None, seed: int
+) -> list[list[int]]:
+    """Batches of example indices for one epoch, deterministic given the seed (so a resumed
+    run sees the same data): shuffled, then sorted by length within windows, packed up to
+    ``max_examples`` and ``max_tokens`` padded tokens, the batches shuffled again. Short
+    closed-book answers are then not padded to a long RAFT context, and a batch of long
+    examples stays within memory."""
+    rng = random.Random(seed)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = max_examples * 32
+    batches: list[list[int]] = []
+    for i in range(0, len(order), window):
+        batch: list[int] = []
+        for j in sorted(order[i : i + window], key=lambda j: lengths[j]):
+            full = len(batch) == max_examples or (
+                max_tokens is not None and (len(batch) + 1) * lengths[j] > max_tokens
+            )
+            if batch and full:
+                batches.append(batch)
+                batch = []
+            batch.append(j)
+        if batch:
+            batches.append(batch)
+    rng.shuffle(batches)
+    return batches
 
 
 # -- model ---------------------------------------------------------------------------------
@@ -189,22 +221,36 @@ def train(
     torch.manual_seed(cfg.seed)
     model, tokenizer = load_model(cfg, model_path, device)
 
-    train_set = [
-        t for m in read_examples(train_files) if (t := tokenise(tokenizer, m, cfg.max_seq_len))
-    ]
+    train_all = [tokenise(tokenizer, m, cfg.max_seq_len) for m in read_examples(train_files)]
+    train_set = [t for t in train_all if t]
     val_set = [
         t for m in read_examples(val_files) if (t := tokenise(tokenizer, m, cfg.max_seq_len))
     ]
     if not train_set:
         raise ValueError("no training examples fit max_seq_len; build the dataset first")
-    val_set = val_set[: cfg.eval_examples]
+    # A fixed sample of every format (the files come closed-book first), batched like training.
+    val_set = random.Random(cfg.seed).sample(val_set, min(len(val_set), cfg.eval_examples))
+    val_lengths = [len(t["input_ids"]) for t in val_set]
     val_batches = [
-        collate(val_set[i : i + cfg.batch_size], tokenizer.pad_token_id)
-        for i in range(0, len(val_set), cfg.batch_size)
+        collate([val_set[j] for j in b], tokenizer.pad_token_id)
+        for b in length_grouped_batches(val_lengths, cfg.batch_size, cfg.batch_tokens, cfg.seed)
     ]
-    steps_per_epoch = math.ceil(len(train_set) / (cfg.batch_size * cfg.grad_accum))
-    total = cfg.max_steps or max(1, math.ceil(cfg.epochs * steps_per_epoch))
 
+    lengths = [len(t["input_ids"]) for t in train_set]
+
+    @functools.cache
+    def epoch_batches(epoch: int) -> list[list[int]]:
+        return length_grouped_batches(lengths, cfg.batch_size, cfg.batch_tokens, cfg.seed + epoch)
+
+    def batch_at(index: int) -> dict[str, torch.Tensor]:
+        epoch = 0
+        while index >= len(epoch_batches(epoch)):
+            index -= len(epoch_batches(epoch))
+            epoch += 1
+        return collate([train_set[j] for j in epoch_batches(epoch)[index]], tokenizer.pad_token_id)
+
+    steps_per_epoch = math.ceil(len(epoch_batches(0)) / cfg.grad_accum)
+    total = cfg.max_steps or max(1, math.ceil(cfg.epochs * steps_per_epoch))
     optimizer = make_optimizer(cfg, model)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, total))
     run_dir = out_dir / name
@@ -214,15 +260,12 @@ def train(
     resumed_from = None
     if resume and (ckpt / "state.json").exists():
         resumed_from = _load_checkpoint(ckpt, model, optimizer, scheduler, state, history)
-
-    # One shuffled order per epoch, derived from the seed, so a resumed run sees the same data.
-    def batch_at(step: int, micro: int) -> dict[str, torch.Tensor]:
-        index = step * cfg.grad_accum + micro
-        epoch, pos = divmod(index * cfg.batch_size, len(train_set))
-        order = list(range(len(train_set)))
-        random.Random(cfg.seed + epoch).shuffle(order)
-        picked = [train_set[order[(pos + j) % len(order)]] for j in range(cfg.batch_size)]
-        return collate(picked, tokenizer.pad_token_id)
+        if state.get("data_hash", data_hash) != data_hash:
+            raise ValueError(
+                f"{ckpt} was trained on other data (hash {state['data_hash'][:12]}, now "
+                f"{data_hash[:12]}): start over with --fresh, or use another --name"
+            )
+    state["data_hash"] = data_hash
 
     model.train()
     stopped_early = False
@@ -231,9 +274,12 @@ def train(
     while state["step"] < total:
         t0 = time.perf_counter()
         loss_sum = 0.0
-        for micro in range(cfg.grad_accum):
-            batch = {k: v.to(device) for k, v in batch_at(state["step"], micro).items()}
-            loss = model(**batch).loss / cfg.grad_accum
+        micro = [batch_at(state["step"] * cfg.grad_accum + i) for i in range(cfg.grad_accum)]
+        # Every answer token weighs the same, however the step's examples were batched.
+        targets = [int((b["labels"][:, 1:] != IGNORE).sum()) for b in micro]
+        for batch, n in zip(micro, targets, strict=True):
+            batch = {k: v.to(device) for k, v in batch.items()}
+            loss = model(**batch).loss * (n / sum(targets))
             loss.backward()
             loss_sum += loss.item()
             state["tokens"] += int(batch["attention_mask"].sum())
@@ -288,6 +334,8 @@ def train(
         peak_memory_mb=round(peak, 1),
         stopped_early=stopped_early,
         resumed_from=resumed_from,
+        examples=len(train_set),
+        skipped_too_long=len(train_all) - len(train_set),
         history=history,
     )
     _write_card(run_dir, cfg, model_path, data_hash, device, result)

@@ -65,6 +65,21 @@ class GraphLookup:
     facts: list[tuple[Fact, float]] = field(default_factory=list)
     chunks: dict[Fact, list[str]] = field(default_factory=dict)  # every chunk behind a fact
 
+    def context_facts(self, chunk_ids: list[str]) -> list[Fact]:
+        """The facts to show beside these excerpts, in excerpt order: those a chunk in the
+        context backs and that were read from the context (so each can carry its [n]), plus
+        linked parts wherever they were read. Hybrid answers and RAFT training data both use
+        this, so the model is trained on the context it is later given."""
+        in_context = set(chunk_ids)
+        out: dict[Fact, None] = {}
+        for chunk_id in chunk_ids:
+            for fact, _ in self.facts:
+                if chunk_id in self.chunks.get(fact, [fact.chunk_id]) and (
+                    fact.chunk_id in in_context or fact.kind == "part"
+                ):
+                    out[fact] = None
+        return list(out)
+
 
 class GraphRetriever:
     name = "graph"

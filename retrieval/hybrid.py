@@ -80,9 +80,7 @@ class HybridRetriever:
         t0 = time.perf_counter()
         fused = rrf(ranked, self.weights, s.rrf_k)
         context = budget(fused, s.context_chunks, s.context_tokens)
-        in_context = {h.chunk_id for h in context}
-        facts = list(dict.fromkeys(f for h in context for f in h.facts))
-        facts = [f for f in facts if f.chunk_id in in_context or f.kind == "part"]
+        facts = lookup.context_facts([h.chunk_id for h in context]) if lookup else []
         ids = identifier_candidates(query)
         compact = [norm_part_number(h.text) for h in context]
         timings["fusion"] = time.perf_counter() - t0

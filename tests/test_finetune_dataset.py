@@ -297,3 +297,22 @@ def test_same_seed_same_bytes_other_seed_other_data(
     other = DatasetConfig(seed=1, extra=config.extra)
     changed = build_dataset(corpus.pg, corpus.graph, cached, tokenizer, other, tmp_path / "b")
     assert changed.data_hash != built.data_hash
+
+
+def test_raft_prompts_carry_the_graph_facts_a_hybrid_answer_gets(built):
+    """Hybrid inference puts the graph's facts for the context below the excerpts; RAFT
+    training examples are built through the same lookup, so they do too."""
+    rows = [r for n in ("raft_train", "raft_val") for r in _rows(built, n)]
+    with_facts = 0
+    for r in rows:
+        user = r["messages"][1]["content"]
+        if "\nFacts from the knowledge graph:\n" not in user:
+            continue
+        with_facts += 1
+        numbers = set(_excerpts(user))
+        block = user.split("\nFacts from the knowledge graph:\n", 1)[1].split("\n</context>")[0]
+        for line in block.splitlines():
+            assert line.startswith("- "), line
+            ref = re.search(r" \[(\d+)\]$", line)
+            assert ref is None or int(ref.group(1)) in numbers, (line, sorted(numbers))
+    assert with_facts > 0.3 * len(rows), (with_facts, len(rows))

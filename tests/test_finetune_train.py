@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from finetune.config import TrainConfig
-from finetune.train import compute_dtype, train
+from finetune.train import compute_dtype, length_grouped_batches, train
 from maint.settings import Settings
 from serving.generate import LocalGenerator, bundled_model_path
 from serving.prompt import closed_book_messages
@@ -86,6 +86,31 @@ def test_interrupted_run_resumes_from_its_checkpoint(model_path, data, tmp_path)
     resumed = train(_cfg(max_steps=4), model_path, [data[0]], [data[1]], tmp_path, "r", "h")
     assert resumed.resumed_from == 2 and resumed.steps == 4
     assert len(resumed.history["train_loss"]) == 4  # the first two steps' losses were kept
+
+
+def test_resume_refuses_a_checkpoint_trained_on_other_data(model_path, data, tmp_path):
+    train(_cfg(max_steps=1), model_path, [data[0]], [data[1]], tmp_path, "r", "old")
+    with pytest.raises(ValueError, match=r"other data.*--fresh"):
+        train(_cfg(max_steps=2), model_path, [data[0]], [data[1]], tmp_path, "r", "new")
+    fresh = train(
+        _cfg(max_steps=1), model_path, [data[0]], [data[1]], tmp_path, "r", "new", resume=False
+    )
+    assert fresh.resumed_from is None and fresh.steps == 1
+
+
+def test_length_grouped_batches_cover_every_example_within_the_token_budget():
+    lengths = [100 + (i * 37) % 1300 for i in range(500)]  # closed-book and RAFT-like lengths
+    batches = length_grouped_batches(lengths, max_examples=16, max_tokens=2048, seed=3)
+    assert sorted(j for b in batches for j in b) == list(range(500))  # each once per epoch
+    for b in batches:
+        assert len(b) <= 16
+        assert len(b) == 1 or len(b) * max(lengths[j] for j in b) <= 2048
+    padded = sum(len(b) * max(lengths[j] for j in b) for b in batches)
+    assert padded < 1.1 * sum(lengths)  # grouped by length: little padding
+    assert batches == length_grouped_batches(lengths, 16, 2048, seed=3)  # resume sees the same
+    assert batches != length_grouped_batches(lengths, 16, 2048, seed=4)
+    single = length_grouped_batches([3000, 10], max_examples=4, max_tokens=2048, seed=0)
+    assert sorted(map(len, single)) == [1, 1]  # an example over the budget still trains alone
 
 
 def test_cpu_refuses_cuda_only_settings():
