@@ -12,6 +12,7 @@ from infra.cli import app as services_app
 from ingestion.cli import documents_app, ingest
 from maint import __version__
 from maint.settings import Settings
+from serving.api.serve import serve
 from serving.cli import ask
 
 app = typer.Typer(
@@ -52,6 +53,7 @@ def main(
 
 app.command("ingest")(ingest)
 app.command("ask")(ask)
+app.command("serve")(serve)
 app.add_typer(documents_app, name="documents")
 app.add_typer(graph_app, name="graph")
 app.add_typer(services_app, name="services")

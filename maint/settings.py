@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -126,6 +127,36 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(
         default=2000, description="Longer questions are cut to this length (with a note)."
     )
+
+    # -- serving (`maint serve`) ------------------------------------------------------------
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Bearer keys the HTTP API accepts (MAINT_API_KEYS: comma-separated). "
+        "Required when `maint serve` binds to a non-loopback address; with none, the API "
+        "is open and only loopback binds are allowed.",
+    )
+    max_queue: int = Field(
+        default=8,
+        ge=0,
+        description="Questions that may wait while one is being answered; beyond that the "
+        "API answers 503 with Retry-After instead of letting latency grow without bound.",
+    )
+    max_request_kb: int = Field(
+        default=256, ge=1, description="Largest HTTP request body accepted (413 beyond)."
+    )
+    log_questions: bool = Field(
+        default=False,
+        description="Put the question text in the per-request JSON log line. Off: requests are "
+        "logged without what was asked.",
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_api_keys(cls, value: Any) -> Any:
+        """MAINT_API_KEYS=a,b (an env var cannot hold a list); a config file may give one."""
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
 
     @property
     def embedded_postgres(self) -> bool:

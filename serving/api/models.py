@@ -1,0 +1,182 @@
+"""What goes over the wire in the HTTP API: every request and response body, typed.
+
+The chat models follow OpenAI's ``/v1/chat/completions`` closely enough for the official
+client, LangChain and chat UIs to work unchanged. What maint adds (citations, graph facts,
+the guard's verdict) travels in one extra field, ``maint``, which OpenAI clients keep as an
+unknown attribute. Sampling parameters a client sends (temperature, max_tokens, ...) are
+accepted and ignored: the server's settings decide how answers are generated, so the same
+question gets the same checked answer whoever asks.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from serving.schema import Answer, Citation, Mode
+
+# The model name a client picks selects the answer mode.
+MODEL_MODES: dict[str, Mode] = {"maint-hybrid": "hybrid", "maint-rag": "rag", "maint-ft": "ft"}
+
+
+# -- errors (OpenAI's shape) ----------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    message: str = Field(description="What went wrong and, where it helps, what to do.")
+    type: str = Field(description="e.g. invalid_request_error, authentication_error.")
+    code: str | None = Field(default=None, description="e.g. model_not_found, queue_full.")
+    param: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+# -- chat completions -----------------------------------------------------------------------
+
+
+class ContentPart(BaseModel):
+    """One part of a multi-part message; only text parts are read."""
+
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    role: str = Field(description="system, user, assistant, ... Only user turns are read.")
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "\n".join(p.text for p in self.content if p.type == "text" and p.text)
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI's request. The question is the last user message; earlier turns are not used
+    (every answer is grounded on its own retrieval and checked by the guard)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(description="maint-hybrid, maint-rag or maint-ft (see GET /v1/models).")
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = Field(
+        default=False,
+        description="Server-sent events. The stream starts once the answer has passed the "
+        "guard, so no unchecked part number or value is ever sent.",
+    )
+
+
+class MaintExtra(BaseModel):
+    """What maint adds to an OpenAI response: the answer's sources and the guard's verdict."""
+
+    mode: Mode
+    citations: list[Citation] = Field(description="The sources behind the [n] markers.")
+    facts: list[dict] = Field(description="Graph facts given to the model.")
+    verified: bool = Field(description="Every part number and value in the text is in the sources.")
+    unsupported: list[str] = Field(description="Items of the model's draft the sources lack.")
+    refused: bool = Field(description="Answered 'not in the documentation'.")
+    fallback: Literal["extractive", "refusal"] | None = Field(
+        default=None,
+        description="extractive: the draft had unsupported items, so the text quotes the "
+        "sources instead; refusal: retrieval found nothing relevant.",
+    )
+    warnings: list[str] = []
+    model: str = Field(description="The model that generated the answer.")
+    timings: dict[str, float] = Field(description="Milliseconds per stage.")
+
+    @classmethod
+    def of(cls, answer: Answer) -> MaintExtra:
+        return cls.model_validate(answer.model_dump(include=set(cls.model_fields)))
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: Literal["stop"] = "stop"
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    maint: MaintExtra
+
+
+class Delta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: Delta
+    finish_reason: Literal["stop"] | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One ``data:`` event of a stream. The last one with a choice carries ``maint``."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    maint: MaintExtra | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "maint"
+    description: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+# -- structured query -----------------------------------------------------------------------
+
+
+class QueryRequest(BaseModel):
+    question: str = Field(min_length=1, description="What to ask the manuals.")
+    mode: Mode = Field(
+        default="hybrid",
+        description="rag: base model + vector/keyword search; ft: fine-tuned adapter, closed "
+        "book; hybrid: adapter (if any) + vector + keyword + graph.",
+    )
+    adapter: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Name of an adapter under DATA_DIR/adapters (default: MAINT_ADAPTER).",
+    )
+    show_context: bool = Field(default=False, description="Include the retrieved chunks.")
+
+
+# -- operations -----------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Check(BaseModel):
+    ok: bool
+    detail: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, Check] = Field(description="postgres, graph and model.")
