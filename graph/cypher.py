@@ -213,3 +213,56 @@ FT_PROCEDURE_WARNINGS = (
     "MATCH (pr:Procedure)-[:HAS_WARNING]->(w:Warning)-[:MENTIONED_IN]->(c:Chunk) "
     "RETURN pr.key AS procedure, w.text AS text, c.id AS chunk"
 )
+
+
+# -- inspection (the HTTP API's /v1/graph/entities, serving/api/entities.py) ----------------
+# An entity is a fact node, named by its label and key. Chunk and Document nodes are where
+# facts come from, not facts: they show as an entity's sources, never as its neighbours.
+_NOT_PROVENANCE = "WHERE NOT type(r) IN ['MENTIONED_IN', 'PART_OF'] "
+# Where a node was read from: its chunks (document, pages, section), at most 5.
+_SOURCES = (
+    "OPTIONAL MATCH (m)-[:MENTIONED_IN]->(c:Chunk) "
+    "OPTIONAL MATCH (c)-[:PART_OF]->(d:Document) "
+    "WITH {carry}m, collect(CASE WHEN c IS NULL THEN NULL ELSE {{chunk_id: c.id, "
+    "document_id: c.document_id, document: d.title, page_start: c.page_start, "
+    "page_end: c.page_end, section: c.section}} END)[0..5] AS sources "
+)
+
+# Name, part number, title or NSN containing $q (lower-case), or a key containing the
+# compacted part number $compact ('' when the query has no digits); exact matches first.
+SEARCH_ENTITIES = (
+    "MATCH (n) WHERE labels(n)[0] IN $labels "
+    "WITH n, labels(n)[0] AS label, "
+    "toLower(coalesce(n.name, n.part_number, n.title, n.parameter, '')) AS name "
+    "WHERE name CONTAINS $q OR toLower(coalesce(n.description, '')) CONTAINS $q "
+    "OR coalesce(n.nsn, '') CONTAINS $q "
+    "OR ($compact <> '' AND label IN ['Part', 'Equipment'] AND n.key CONTAINS $compact) "
+    "WITH n, label, CASE WHEN name = $q OR n.key = $compact THEN 0 "
+    "WHEN name STARTS WITH $q OR ($compact <> '' AND n.key STARTS WITH $compact) THEN 1 "
+    "ELSE 2 END AS rank "
+    "RETURN label, n.key AS key, properties(n) AS props, rank "
+    "ORDER BY rank, label, key LIMIT $limit"
+)
+
+
+def entity(label: str) -> str:
+    """One fact node with its properties and the chunks it was read from."""
+    return (
+        f"MATCH (m:{_name(label)} {{key: $key}}) "
+        + _SOURCES.format(carry="")
+        + "RETURN properties(m) AS props, sources"
+    )
+
+
+def entity_neighbours(label: str, direction: str) -> str:
+    """The relations of a fact node one way ('out' or 'in'): type and properties of the
+    relation (``documents``: the manuals that support it), the neighbour and its sources."""
+    pattern = {"out": "-[r]->", "in": "<-[r]-"}[direction]
+    return (
+        f"MATCH (n:{_name(label)} {{key: $key}}){pattern}(m) "
+        + _NOT_PROVENANCE
+        + "WITH r, m ORDER BY type(r), m.key LIMIT $limit "
+        + _SOURCES.format(carry="r, ")
+        + "RETURN type(r) AS type, properties(r) AS rel, labels(m)[0] AS label, m.key AS key, "
+        "properties(m) AS props, sources"
+    )

@@ -149,6 +149,20 @@ class Settings(BaseSettings):
         description="Put the question text in the per-request JSON log line. Off: requests are "
         "logged without what was asked.",
     )
+    max_upload_files: int = Field(
+        default=20, ge=1, description="Most files one POST /v1/documents may carry."
+    )
+    max_upload_mb: float = Field(
+        default=500.0,
+        gt=0,
+        description="Largest POST /v1/documents body (all files together); each file is also "
+        "held to max_file_mb. Other requests keep max_request_kb.",
+    )
+    upload_extensions: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [".pdf", ".html", ".htm", ".md", ".markdown", ".txt"],
+        description="File name endings POST /v1/documents accepts (MAINT_UPLOAD_EXTENSIONS: "
+        "comma-separated).",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -157,6 +171,21 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
+
+    @field_validator("upload_extensions", mode="before")
+    @classmethod
+    def _split_extensions(cls, value: Any) -> Any:
+        """MAINT_UPLOAD_EXTENSIONS=.pdf,.md; each kept lower-case with its leading dot."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            found = [str(x).strip().lower() for x in value if str(x).strip()]
+            return [x if x.startswith(".") else f".{x}" for x in found]
+        return value
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
 
     @property
     def embedded_postgres(self) -> bool:

@@ -7,6 +7,10 @@ builds the ``Answerer`` they serve; the endpoints get those through dependencies
 
 - ``chat``: /v1/models, /v1/chat/completions (and the streaming policy);
 - ``query``: /v1/query;  ``ops``: /health, /ready, /metrics;
+- ``documents``: /v1/documents (upload, list, show, delete), /v1/jobs, /v1/chunks;
+  ``uploads``: file names and limits; ``jobs``: background ingestion; ``catalog``: what
+  those endpoints read and change;
+- ``entities``: /v1/graph/entities;  ``pages``: the chat page (/) and the graph page (/graph);
 - ``answer``: the path every question takes; ``queue``: the bounded answer queue;
 - ``backends``: stores and models, reconnection; ``auth``: API keys;
 - ``observe``: the per-request JSON log line; ``metrics``; ``errors``;
@@ -24,14 +28,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from ingestion.embed import Embedder
+from ingestion.embed import Embedder, embedder_for
 from maint import __version__
 from maint.settings import Settings
 from serving.answer import GeneratorPool
-from serving.api import chat, ops, query
-from serving.api.backends import Backends
+from serving.api import chat, documents, entities, ops, pages, query
+from serving.api.backends import Backends, connect_only
+from serving.api.catalog import Catalog
 from serving.api.deps import ServingState
 from serving.api.errors import install_error_handlers
+from serving.api.jobs import IngestJobs
 from serving.api.limits import BodyLimit
 from serving.api.metrics import ApiMetrics
 from serving.api.observe import RequestObserver
@@ -42,8 +48,10 @@ a guard that checks every part number and value against the sources.
 
 `POST /v1/chat/completions` is OpenAI-compatible: the model name picks the mode
 (`maint-hybrid`, `maint-rag`, `maint-ft`) and the field `maint` carries citations, facts and
-the verdict. `POST /v1/query` returns the structured answer. With `MAINT_API_KEYS` set, send
-`Authorization: Bearer KEY`."""
+the verdict. `POST /v1/query` returns the structured answer. `POST /v1/documents` uploads
+manuals for ingestion (follow `GET /v1/jobs/{id}`); `GET /v1/graph/entities` searches the
+knowledge graph. With `MAINT_API_KEYS` set, send `Authorization: Bearer KEY`. A browser finds
+a chat page at `/` and a graph page at `/graph`."""
 
 
 def create_app(
@@ -64,10 +72,14 @@ def create_app(
         metrics.watch_queue(lambda: queue.in_flight)
         await run_in_threadpool(backends.start)
         app.state.maint = ServingState(settings, backends, queue, metrics)
+        jobs = IngestJobs(connect_only(settings), lambda: _loaded(backends))
+        app.state.catalog = Catalog(settings, backends, jobs)
         try:
             yield
         finally:
             queue.close()
+            jobs.close()
+            app.state.catalog.close()
             await run_in_threadpool(backends.close)
 
     app = FastAPI(
@@ -79,10 +91,29 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_kb * 1024)
+    upload_limit = int(settings.max_upload_mb * 1024 * 1024)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_request_kb * 1024,
+        paths={
+            "/v1/documents": (
+                upload_limit,
+                f"upload over {settings.max_upload_mb:g} MB in all (MAINT_MAX_UPLOAD_MB): "
+                "send the files in several requests",
+            )
+        },
+    )
     # Added last, so outermost: it also logs and counts what the inner layers refuse.
     app.add_middleware(RequestObserver, metrics=metrics, log_questions=settings.log_questions)
     install_error_handlers(app)
-    for module in (chat, query, ops):
+    for module in (chat, query, ops, documents, entities, pages):
         app.include_router(module.router)
+    pages.mount_static(app)
     return app
+
+
+def _loaded(backends: Backends) -> Embedder:
+    """The embedder loaded at start-up, or loaded now if start-up could not."""
+    if backends.embedder is None:
+        backends.embedder = embedder_for(backends.settings, lazy=False)
+    return backends.embedder

@@ -10,7 +10,7 @@ question gets the same checked answer whoever asks.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -180,3 +180,155 @@ class Check(BaseModel):
 class Readiness(BaseModel):
     ready: bool
     checks: dict[str, Check] = Field(description="postgres, graph and model.")
+
+
+# -- documents and ingestion jobs -----------------------------------------------------------
+
+JobStatus = Literal["queued", "running", "done", "failed"]
+
+
+class DocumentInfo(BaseModel):
+    """A stored manual, as ``maint documents list --json`` prints it."""
+
+    id: str = Field(description="First 16 hex digits of the content's sha256.")
+    title: str
+    source_path: str = Field(description="Where the server read it (uploads: DATA_DIR/uploads).")
+    format: str
+    pages: int
+    chunks: int
+    bytes: int
+    sha256: str
+    ingested_at: str | None = None
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentInfo]
+
+
+class ChunkSummary(BaseModel):
+    id: str
+    ordinal: int
+    section: str
+    page_start: int | None
+    page_end: int | None
+    tokens: int
+
+
+class DocumentDetail(DocumentInfo):
+    """A document with what was read from it."""
+
+    sections: int = Field(description="Distinct section paths among its chunks.")
+    facts: dict[str, int] = Field(description="Graph nodes read from it, per label.")
+    chunk_list: list[ChunkSummary]
+    warnings: list[str] = Field(default=[], description="e.g. the graph store is unreachable.")
+
+
+class DeletedDocument(BaseModel):
+    deleted: DocumentInfo
+
+
+class ChunkText(BaseModel):
+    """One chunk, for showing what a citation points to."""
+
+    id: str
+    document_id: str
+    document: str
+    source_path: str
+    section: str
+    page_start: int | None
+    page_end: int | None
+    text: str
+
+
+class FileOutcome(BaseModel):
+    """One uploaded file of a job, as ``maint ingest`` reports it."""
+
+    name: str = Field(description="The file name as stored (sanitised).")
+    uploaded_as: str = Field(description="The file name the client sent.")
+    bytes: int
+    status: Literal["queued", "added", "updated", "unchanged", "failed", "skipped"] = "queued"
+    document_id: str | None = None
+    title: str | None = None
+    pages: int = 0
+    chunks: int = 0
+    entities: int = 0
+    relations: int = 0
+    seconds: float = 0.0
+    reason: str | None = Field(default=None, description="Why it failed.")
+    hint: str | None = Field(default=None, description="What to do about it.")
+
+
+class Progress(BaseModel):
+    done: int
+    total: int
+    current: str | None = Field(default=None, description="The file being ingested now.")
+
+
+class Job(BaseModel):
+    """An ingestion job: the files of one POST /v1/documents."""
+
+    id: str
+    status: JobStatus = Field(
+        description="queued, running, done (every file handled, some may have failed: see "
+        "files) or failed (the job itself could not run: see error)."
+    )
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    progress: Progress
+    files: list[FileOutcome]
+    errors: list[FileOutcome] = Field(
+        default=[], description="The files that failed, with reason and hint."
+    )
+    error: str | None = Field(default=None, description="Why the job could not run.")
+
+
+class JobAccepted(BaseModel):
+    id: str
+    status: JobStatus
+    url: str = Field(description="Where to follow it: GET /v1/jobs/{id}.")
+    files: list[FileOutcome]
+
+
+# -- graph inspection -----------------------------------------------------------------------
+
+
+class Source(BaseModel):
+    """A chunk a fact was read from: document and pages, for a citation."""
+
+    chunk_id: str
+    document_id: str | None = None
+    document: str | None = None
+    page_start: int | None = None
+    page_end: int | None = None
+    section: str | None = None
+
+
+class EntitySummary(BaseModel):
+    id: str = Field(description="'<Label>:<key>', e.g. 'Part:WP2207A'.")
+    label: str
+    key: str
+    name: str = Field(description="What a technician calls it: name, part number, title...")
+    properties: dict[str, Any]
+
+
+class EntityList(BaseModel):
+    entities: list[EntitySummary]
+
+
+class Neighbour(BaseModel):
+    relation: str = Field(description="Relation type, e.g. HAS_PART, USES_PART.")
+    direction: Literal["out", "in"] = Field(
+        description="out: (entity)-[relation]->(neighbour); in: (neighbour)-[relation]->(entity)."
+    )
+    relation_properties: dict[str, Any] = Field(
+        description="e.g. qty, item, order; documents: the manuals that support the relation."
+    )
+    entity: EntitySummary
+    sources: list[Source] = Field(description="Where the neighbour was read (at most 5).")
+
+
+class EntityDetail(EntitySummary):
+    sources: list[Source] = Field(description="Chunks it was read from (at most 5).")
+    neighbours: list[Neighbour]
+    truncated: bool = Field(description="More relations exist than were returned (limit).")
