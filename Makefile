@@ -46,6 +46,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/query.py
+	$(BIN)/python benchmarks/serve_load.py
 
 clean-venv:
 	rm -rf $(VENV)
