@@ -61,7 +61,7 @@ class FalkorDBGraphStore(GraphStore):
 
     def run(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         try:
-            result = self.graph.query(query, params or {})
+            result = self.graph.query(query, _without_nul(params or {}))
         except RedisConnectionError as exc:
             raise GraphError(f"FalkorDB at {self.uri} is not reachable: {exc}") from exc
         names = [h[1] if isinstance(h, list | tuple) else h for h in (result.header or [])]
@@ -82,3 +82,16 @@ class FalkorDBGraphStore(GraphStore):
 
     def close(self) -> None:
         self.db.connection.close()
+
+
+def _without_nul(value: Any) -> Any:
+    """Parameters without NUL characters. The client writes parameters into the query text,
+    which the server reads as a C string: a NUL ends the query mid-way (a Cypher syntax error
+    for any search box input holding one). No stored value contains NUL, so none is lost."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value

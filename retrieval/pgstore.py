@@ -275,13 +275,17 @@ class PgStore:
             or "0"
         )
         either = "".join(f" OR {_COMPACT} LIKE %(i{n})s" for n, r in enumerate(rare) if r)
+        if not lexemes and not either:
+            return []  # nothing to search with ("0", "?"): an empty tsquery is a syntax error
+        quoted = (x.replace("\\", "\\\\").replace("'", "''") for x in lexemes)
         params: dict = {
-            "q": " | ".join(f"'{x}'" for x in lexemes) or "''",
+            "q": " | ".join(f"'{x}'" for x in quoted),
             "k": k,
             **{f"i{n}": like for n, like in enumerate(likes)},
         }
+        tsquery = "%(q)s::tsquery" if lexemes else "plainto_tsquery('simple', '')"
         return self.conn.execute(
-            "WITH q AS (SELECT %(q)s::tsquery AS q)"
+            f"WITH q AS (SELECT {tsquery} AS q)"
             f" SELECT {_HIT_COLUMNS}, ts_rank_cd(c.tsv, q.q) + {bonus} AS score,"
             " 0 AS identifiers"
             " FROM chunks c JOIN documents d ON d.id = c.document_id, q"

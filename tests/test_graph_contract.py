@@ -114,6 +114,12 @@ def test_schema_is_idempotent(store):
     store.ensure_schema()
 
 
+def test_any_text_parameter_runs(store):
+    """Found by schemathesis: a NUL in a search box cut FalkorDB's query text (500)."""
+    rows = store.run("RETURN $q AS q, $items AS items", {"q": "wp\x002207", "items": ["a\x00"]})
+    assert rows[0]["q"] in ("wp2207", "wp\x002207") and rows[0]["items"][0] in ("a", "a\x00")
+
+
 def test_write_is_idempotent(store):
     doc, chunks = _doc("a1")
     store.write_document(doc, chunks, _facts("a1", "P200"))
