@@ -194,13 +194,4 @@ async def get_chunk(
     if not rows:
         raise ApiError(404, f"no chunk {chunk_id!r}", "chunk_not_found", param="chunk_id")
     r = rows[0]
-    return ChunkText(
-        id=r["chunk_id"],
-        document_id=r["document_id"],
-        document=r["document"],
-        source_path=r["source_path"],
-        section=r["section"],
-        page_start=r["page_start"],
-        page_end=r["page_end"],
-        text=r["text"],
-    )
+    return ChunkText(id=r["chunk_id"], **{f: r[f] for f in ChunkText.model_fields if f != "id"})
