@@ -420,14 +420,14 @@ def time_answers(settings, pg, embedder, graph, items, count: int, budget_s: flo
         totals.append(t["total"] / 1000)
         if "generate" in t:
             gens.append(t["generate"] / 1000)
-            tokens += int(t.get("generated_tokens", 0))
+            tokens += a.usage.completion_tokens
         refused += int(a.refused)
         per.append(
             {
                 "id": item.id,
                 "total_ms": t["total"],
                 "generate_ms": t.get("generate"),
-                "generated_tokens": t.get("generated_tokens"),
+                "generated_tokens": a.usage.completion_tokens,
                 "refused": a.refused,
                 "fallback": a.fallback,
                 "verified": a.verified,

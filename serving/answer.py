@@ -26,7 +26,7 @@ from serving import guard
 from serving.extractive import extractive_answer
 from serving.generate import Generator, load_generator
 from serving.prompt import REFUSAL, build_messages, clean_question, closed_book_messages
-from serving.schema import Answer, Citation, Mode
+from serving.schema import Answer, Citation, Mode, Usage
 
 _CITE = re.compile(r"\[(\d{1,2})\]")
 
@@ -110,7 +110,6 @@ class Answerer:
         t0 = time.perf_counter()
         gen = generator.generate(messages)
         timings["generate"] = time.perf_counter() - t0
-        timings["generated_tokens"] = gen.completion_tokens  # a count, not seconds
         text = gen.text.strip() or REFUSAL
 
         t0 = time.perf_counter()
@@ -139,6 +138,7 @@ class Answerer:
             draft=draft,
             unsupported=[c.text for c in verdict.unsupported],
             verified=verdict.verified,
+            usage=Usage(prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens),
             show_context=show_context,
         )
 
@@ -165,6 +165,7 @@ class Answerer:
         draft: str | None = None,
         unsupported: list[str] | None = None,
         verified: bool = True,
+        usage: Usage | None = None,
         show_context: bool = False,
     ) -> Answer:
         hits = retrieval.hits if retrieval else []
@@ -174,7 +175,7 @@ class Answerer:
             for n, h in enumerate(hits, start=1)
         ]
         timings["total"] = time.perf_counter() - t_start
-        ms = {k: (round(v * 1000, 1) if k != "generated_tokens" else v) for k, v in timings.items()}
+        ms = {k: round(v * 1000, 1) for k, v in timings.items()}
         return Answer(
             question=q,
             answer=text,
@@ -189,6 +190,7 @@ class Answerer:
             model=model,
             warnings=warnings,
             timings=ms,
+            usage=usage or Usage(),
             context=[
                 {**h.citation(), "n": n, "text": h.text, "score": h.score, "ranks": h.ranks}
                 for n, h in enumerate(hits, start=1)

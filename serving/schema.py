@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 Mode = Literal["rag", "ft", "hybrid"]
 MODES: tuple[Mode, ...] = ("rag", "ft", "hybrid")
@@ -20,6 +20,19 @@ class Citation(BaseModel):
     section: str
     chunk_id: str
     cited: bool = Field(description="The answer text cites it (otherwise: context only).")
+
+
+class Usage(BaseModel):
+    """Tokens the generator read and wrote (OpenAI's field names); zero when nothing was
+    generated (a refusal before generation)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @computed_field
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
 
 
 class Answer(BaseModel):
@@ -42,4 +55,5 @@ class Answer(BaseModel):
     model: str
     warnings: list[str] = []
     timings: dict[str, float] = Field(description="Milliseconds per stage.")
+    usage: Usage = Field(default_factory=Usage)
     context: list[dict] | None = Field(default=None, description="With --show-context.")

@@ -133,6 +133,9 @@ def test_openai_client_chat(rag_completion):
     assert text and CITE.search(text), text
     assert rag_completion.model == "maint-rag"
     assert rag_completion.choices[0].finish_reason == "stop"
+    usage = rag_completion.usage  # the generator's real token counts
+    assert usage.prompt_tokens > 100 and usage.completion_tokens > 0
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
     extra = rag_completion.maint  # the documented extra field, kept by the client
     assert extra["mode"] == "rag" and extra["facts"] == []  # rag: no graph
     assert extra["citations"] and all(c["document"] and c["pages"] for c in extra["citations"])
@@ -147,9 +150,12 @@ def test_openai_client_chat(rag_completion):
 @pytest.mark.slow
 def test_openai_client_stream(client, rag_completion):
     stream = client.chat.completions.create(
-        model="maint-rag", messages=[{"role": "user", "content": SUPERSEDED_Q}], stream=True
+        model="maint-rag",
+        messages=[{"role": "user", "content": SUPERSEDED_Q}],
+        stream=True,
+        stream_options={"include_usage": True},
     )
-    chunks = list(stream)
+    *chunks, usage_chunk = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert len(chunks) > 3 and chunks[0].choices[0].delta.role == "assistant"
     assert text == rag_completion.choices[0].message.content  # greedy: the same checked answer
@@ -157,6 +163,7 @@ def test_openai_client_stream(client, rag_completion):
     assert last.choices[0].finish_reason == "stop"
     assert last.maint["citations"] and last.maint["mode"] == "rag"
     assert all(getattr(c, "maint", None) is None for c in chunks[:-1])
+    assert usage_chunk.choices == [] and usage_chunk.usage == rag_completion.usage
 
 
 @pytest.mark.slow

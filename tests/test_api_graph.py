@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from serving.answer import GeneratorPool
 from serving.api.app import create_app
 from serving.api.pages import STATIC
+from tests.conftest import ROOT
 from tests.test_api import AUTH, KEY, running, with_
 
 
@@ -239,7 +240,10 @@ def open_api(corpus) -> Iterator[str]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium (Debian package) on this machine")
-def test_pages_in_headless_chromium(open_api, tmp_path):
+def test_pages_in_headless_chromium(open_api):
+    """Screenshots are kept as artifacts in test-artifacts/ (gitignored) for a human to look at."""
+    shots = ROOT / "test-artifacts"
+    shots.mkdir(exist_ok=True)
     browser = Chromium()
     try:
         # The chat page: the answer streams in, citations under it, one opens its chunk.
@@ -253,7 +257,7 @@ def test_pages_in_headless_chromium(open_api, tmp_path):
         text = browser.wait_for("document.getElementById('chunk-text').textContent")
         assert "P-200" in text or "impeller" in text.lower()
         assert browser.js("document.getElementById('error').textContent") == ""
-        browser.screenshot(tmp_path / "chat.png")
+        browser.screenshot(shots / "chat.png")
 
         # The graph page: the best match drawn; a click on a neighbour draws that one.
         browser.page("Page.navigate", url=f"{open_api}/graph?q=WP-2207-A")
@@ -266,8 +270,9 @@ def test_pages_in_headless_chromium(open_api, tmp_path):
             "window.dispatchEvent(new PointerEvent('pointerup'));"
         )
         browser.wait_for("document.querySelector('#details h3').textContent === 'WP-2207-B'")
-        browser.screenshot(tmp_path / "graph.png")
+        browser.screenshot(shots / "graph.png")
     finally:
         browser.close()
-    assert (tmp_path / "chat.png").stat().st_size > 10_000
-    print(f"screenshots: {tmp_path}")
+    assert (shots / "chat.png").stat().st_size > 10_000
+    assert (shots / "graph.png").stat().st_size > 10_000
+    print(f"screenshots: {shots}")

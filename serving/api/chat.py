@@ -103,6 +103,7 @@ async def chat_completions(
             created=created,
             model=body.model,
             choices=[Choice(message=AssistantMessage(content=answer.answer))],
+            usage=answer.usage,
             maint=extra,
         )
 
@@ -121,6 +122,11 @@ async def chat_completions(
         for piece in _WORD_START.split(answer.answer):
             yield chunk(Delta(content=piece))
         yield chunk(Delta(), finish=True)
+        if body.stream_options and body.stream_options.include_usage:
+            last = ChatCompletionChunk(
+                id=completion_id, created=created, model=body.model, choices=[], usage=answer.usage
+            )
+            yield _sse(last)
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(
@@ -134,6 +140,7 @@ def _sse(event: ChatCompletionChunk) -> str:
     data: dict[str, Any] = event.model_dump(mode="json")
     for choice in data["choices"]:  # OpenAI sends only the delta's set fields
         choice["delta"] = {k: v for k, v in choice["delta"].items() if v is not None}
-    if data["maint"] is None:
-        del data["maint"]
+    for optional in ("usage", "maint"):
+        if data[optional] is None:
+            del data[optional]
     return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving.schema import Answer, Citation, Mode
+from serving.schema import Answer, Citation, Mode, Usage
 
 # The model name a client picks selects the answer mode.
 MODEL_MODES: dict[str, Mode] = {"maint-hybrid": "hybrid", "maint-rag": "rag", "maint-ft": "ft"}
@@ -54,6 +54,14 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: bool = Field(
+        default=False, description="Send a last chunk with no choices and the token usage."
+    )
+
+
 class ChatCompletionRequest(BaseModel):
     """OpenAI's request. The question is the last user message; earlier turns are not used
     (every answer is grounded on its own retrieval and checked by the guard)."""
@@ -67,6 +75,7 @@ class ChatCompletionRequest(BaseModel):
         description="Server-sent events. The stream starts once the answer has passed the "
         "guard, so no unchecked part number or value is ever sent.",
     )
+    stream_options: StreamOptions | None = None
 
 
 class MaintExtra(BaseModel):
@@ -109,6 +118,7 @@ class ChatCompletion(BaseModel):
     created: int
     model: str
     choices: list[Choice]
+    usage: Usage
     maint: MaintExtra
 
 
@@ -131,6 +141,7 @@ class ChatCompletionChunk(BaseModel):
     created: int
     model: str
     choices: list[ChunkChoice]
+    usage: Usage | None = None
     maint: MaintExtra | None = None
 
 
