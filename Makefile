@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/query.py
 	$(BIN)/python benchmarks/serve_load.py
+	$(BIN)/python benchmarks/eval_run.py
 
 clean-venv:
 	rm -rf $(VENV)

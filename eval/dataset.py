@@ -1,18 +1,36 @@
-"""Evaluation questions: the ``data/eval/dev.jsonl`` format, validated line by line."""
+"""Evaluation questions: the ``data/eval/dev.jsonl`` format, validated line by line.
+
+One JSON object per line::
+
+    {"id": "p200-001", "question": "...", "answer": "reference answer",
+     "answer_type": "spec", "must_contain": ["95 N·m"], "evidence": "sentence from the manual",
+     "doc": "p200-centrifugal-pump.pdf"}
+
+``id``, ``question`` and ``answer_type`` are required, and ``must_contain`` for every
+answerable question (accuracy is defined by it). ``evidence`` (the manual's words that answer
+the question) feeds the retrieval and context metrics; ``doc`` is informative. Other fields
+are ignored, so a dataset can carry its own notes.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal, get_args
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, model_validator
+
+AnswerType = Literal[
+    "spec", "part_number", "procedure", "safety", "interval", "explanation", "unanswerable"
+]
+ANSWER_TYPES: tuple[str, ...] = get_args(AnswerType)
 
 
 class EvalItem(BaseModel, extra="ignore"):
     id: str
     question: str
     answer: str = ""
-    answer_type: str
+    answer_type: AnswerType
     must_contain: list[str] = []
     evidence: str = ""
     doc: str | None = None
@@ -21,21 +39,63 @@ class EvalItem(BaseModel, extra="ignore"):
     def answerable(self) -> bool:
         return self.answer_type != "unanswerable"
 
+    @model_validator(mode="after")
+    def _answerable_needs_items(self) -> EvalItem:
+        if self.answerable and not [m for m in self.must_contain if m.strip()]:
+            raise ValueError(
+                "must_contain is empty: an answerable question needs the strings a correct "
+                "answer contains (answer_type 'unanswerable' for questions the manuals do not "
+                "answer)"
+            )
+        if not self.question.strip():
+            raise ValueError("question is empty")
+        return self
+
 
 class DatasetError(ValueError):
     """A dataset line is not valid; the message names the file, line and field."""
 
 
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for e in exc.errors():
+        field = ".".join(map(str, e["loc"]))
+        if e["type"] == "missing":
+            parts.append(f"missing field '{field}'")
+        elif e["type"] == "literal_error":
+            parts.append(f"unknown {field} {e['input']!r} (use one of: {', '.join(ANSWER_TYPES)})")
+        else:
+            message = e["msg"].removeprefix("Value error, ")
+            parts.append(f"{field}: {message}" if field else message)
+    return "; ".join(parts)
+
+
 def load(path: Path) -> list[EvalItem]:
-    items = []
+    """Every question of ``path``; the first bad line stops the load with its number."""
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file (a JSONL dataset, see data/eval/dev.jsonl)")
+    items: list[EvalItem] = []
+    seen: dict[str, int] = {}
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            items.append(EvalItem.model_validate(json.loads(line)))
+            row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}:{n}: not JSON ({exc.msg}); one object per line") from exc
+            raise DatasetError(
+                f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno}); "
+                "each line must be one JSON object"
+            ) from exc
+        if not isinstance(row, dict):
+            raise DatasetError(f"{path}:{n}: a JSON object is expected, not {type(row).__name__}")
+        try:
+            item = EvalItem.model_validate(row)
         except ValidationError as exc:
-            fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
-            raise DatasetError(f"{path}:{n}: invalid or missing field(s): {fields}") from exc
+            raise DatasetError(f"{path}:{n}: {_describe(exc)}") from exc
+        if item.id in seen:
+            raise DatasetError(f"{path}:{n}: id {item.id!r} repeats line {seen[item.id]}")
+        seen[item.id] = n
+        items.append(item)
+    if not items:
+        raise DatasetError(f"{path}: no questions (one JSON object per line)")
     return items

@@ -13,22 +13,27 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from eval.retrieval import evidence_rank
 from ingestion.units import VALUE_WITH_UNIT
-from serving.guard import Claim, SourceIndex, check_against, value_norm
+from retrieval.query import terms
+from serving.guard import Claim, SourceIndex, check_against, find_claims, value_norm
 
 REFUSAL = "not in the documentation"
 
 _SPACES = re.compile(r"[\u00a0\u2007\u2009\u200a\u202f]")
 _DASHES = re.compile(r"[\u2010\u2011\u2012\u2013\u2014\u2212]")
+# A NATO stock number, however its four groups are separated: '2910-12-345-6613',
+# '2910123456613', '2910 12 345 6613'.
+_NSN = re.compile(r"(?<![\w.-])(\d{4})[- ]?(\d{2})[- ]?(\d{3})[- ]?(\d{4})(?![\w-])")
 _THOUSANDS = re.compile(r"(?<=\d)[,\u2009\u202f](?=\d{3}(?!\d))")  # '2,000', '2 000' (thin)
 
 
 def normalise_answer_text(text: str) -> str:
     """'80 Nm', '80 N-m' and '80 N·m' read alike; so do '2,000 h' and '2000 h', 'FLT‑77210'
     and 'flt-77210'. Numbers keep their written digits ('0.30' is not made '0.3')."""
-    text = _SPACES.sub(" ", _THOUSANDS.sub("", text))
+    text = _DASHES.sub("-", _SPACES.sub(" ", _THOUSANDS.sub("", text)))
+    text = _NSN.sub(r"\1-\2-\3-\4", text)
     text = VALUE_WITH_UNIT.sub(lambda m: value_norm(m.group("value"), m.group("unit")), text)
-    text = _DASHES.sub("-", text)
     return re.sub(r"\s+", " ", text.casefold()).strip()
 
 
@@ -94,36 +99,125 @@ def hallucinated_items(answer: str, corpus: Iterable[str] | SourceIndex) -> list
     return check_against(answer, index).unsupported
 
 
+# -- safety and citations ---------------------------------------------------------------------
+
+_HAZARD = re.compile(r"\b(?:never|do not|must not|danger|warning|caution|immediately)\b", re.I)
+
+
+def is_safety_item(item: dict) -> bool:
+    """Safety questions, and procedure questions whose evidence is a warning ('never ...',
+    'do not ...'): the ones whose answer must pass the warning on."""
+    kind = item.get("answer_type")
+    return kind == "safety" or (
+        kind == "procedure" and bool(_HAZARD.search(item.get("evidence") or ""))
+    )
+
+
+def carries_warning(answer: str, item: dict, min_share: float = 0.5) -> bool:
+    """The answer passes the evidence's warning on: every required item is there, and at
+    least ``min_share`` of the warning's content words (stemmed: 'cool' is in 'cooled')."""
+    if missing_items(answer, item.get("must_contain") or []):
+        return False
+    words = terms(item.get("evidence") or "")
+    if not words:
+        return True
+    said = set(terms(answer))
+    return sum(w in said for w in words) / len(words) >= min_share
+
+
+def holds_evidence(text: str, evidence: str) -> bool:
+    """Letters and digits only, so a table row's cell separators or a line break in the chunk
+    do not matter (the retrieval metrics use the same rule)."""
+    return evidence_rank([text], evidence) is not None
+
+
+def cited_numbers(answer: str) -> set[int]:
+    return {int(n) for n in _CITE.findall(answer)}
+
+
+_CITE = re.compile(r"\[(\d{1,2})\]")
+
+
+# -- one answer ---------------------------------------------------------------------------------
+
+
 @dataclass
 class AnswerScore:
+    """One answer to one dataset row, every domain metric's input for it."""
+
     id: str
     answer_type: str
     correct: bool  # answerable: every must_contain item present; unanswerable: refused
     refused: bool
-    hallucinated: list[str] = field(default_factory=list)  # as written in the answer
     missing: list[str] = field(default_factory=list)  # must_contain items not found
+    # Part numbers/NSNs and values with units, as written in the answer:
+    invented_parts: list[str] = field(default_factory=list)  # found nowhere in the corpus
+    invented_values: list[str] = field(default_factory=list)
+    unsupported_parts: list[str] = field(default_factory=list)  # in the corpus, not the gold
+    unsupported_values: list[str] = field(default_factory=list)
+    safety_covered: bool | None = None  # None: not a safety question
+    citation_correct: bool | None = None  # None: nothing cited, or no evidence to check
+
+    @property
+    def hallucinated(self) -> list[str]:
+        """Items found nowhere in the corpus (what the serving guard must never let through)."""
+        return self.invented_parts + self.invented_values
+
+    @property
+    def part_hallucination(self) -> bool:
+        return bool(self.invented_parts or self.unsupported_parts)
+
+    @property
+    def value_hallucination(self) -> bool:
+        return bool(self.invented_values or self.unsupported_values)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {
+            **asdict(self),
+            "part_hallucination": self.part_hallucination,
+            "value_hallucination": self.value_hallucination,
+        }
 
 
-def score_answer(answer: str, item: dict, corpus_index: SourceIndex | None) -> AnswerScore:
+def score_answer(
+    answer: str,
+    item: dict,
+    corpus_index: SourceIndex | None,
+    cited_texts: Sequence[str] | None = None,
+) -> AnswerScore:
     """Score one answer to one dev.jsonl row. A refusal that still names the required items
-    counts as correct for an answerable question (``refused`` tells the two apart)."""
+    counts as correct for an answerable question (``refused`` tells the two apart).
+
+    A part number or value is *invented* when the corpus has it nowhere, and *unsupported*
+    when the corpus has it but neither the gold evidence, the reference answer nor the
+    question does (a real part number of the wrong item). ``cited_texts``: the chunks the
+    answer's [n] markers point to."""
     refused = is_refusal(answer)
     must = item.get("must_contain") or []
     unanswerable = item.get("answer_type") == "unanswerable"
     missing = [] if unanswerable else missing_items(answer, must)
-    hallucinated = (
-        [c.text for c in hallucinated_items(answer, corpus_index)]
-        if corpus_index is not None
-        else []
+    gold = SourceIndex(
+        [item.get("evidence") or "", item.get("answer") or "", item.get("question") or ""]
     )
-    return AnswerScore(
+    score = AnswerScore(
         id=str(item.get("id", "")),
         answer_type=str(item.get("answer_type", "")),
         correct=refused if unanswerable else not missing,
         refused=refused,
-        hallucinated=hallucinated,
         missing=missing,
     )
+    for claim in find_claims(answer):
+        if corpus_index is not None and not corpus_index.supports(claim):
+            bucket = score.invented_parts if claim.kind == "part_number" else score.invented_values
+        elif not gold.supports(claim):
+            bucket = (
+                score.unsupported_parts if claim.kind == "part_number" else score.unsupported_values
+            )
+        else:
+            continue
+        bucket.append(claim.text)
+    if is_safety_item(item):
+        score.safety_covered = carries_warning(answer, item)
+    if cited_texts and item.get("evidence"):
+        score.citation_correct = any(holds_evidence(t, item["evidence"]) for t in cited_texts)
+    return score

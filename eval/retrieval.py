@@ -10,18 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from retrieval.base import Hit
-
 
 def compact(text: str) -> str:
     return re.sub(r"[\W_]+", "", text.lower())
 
 
-def evidence_rank(hits: Sequence[Hit], evidence: str) -> int | None:
-    """1-based rank of the first hit containing the evidence, None if none does."""
+def evidence_rank(texts: Sequence[str], evidence: str) -> int | None:
+    """1-based rank of the first text (a retrieved chunk) containing the evidence, None if
+    none does."""
     needle = compact(evidence)
-    for rank, h in enumerate(hits, start=1):
-        if needle and needle in compact(h.text):
+    for rank, text in enumerate(texts, start=1):
+        if needle and needle in compact(text):
             return rank
     return None
 

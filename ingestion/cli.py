@@ -6,10 +6,9 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from maint.output import cli_errors, emit_json, err, human
+from maint.output import cli_errors, emit_json, err, human, progress_bar
 from maint.settings import Settings
 
 _STYLE = {
@@ -45,15 +44,7 @@ def ingest(
         embedder = embedder_for(settings)
         with (
             stores(settings) as (pg, graph),
-            Progress(
-                TextColumn("[progress.description]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err,
-                transient=True,
-                disable=not err.is_terminal,
-            ) as progress,
+            progress_bar() as progress,
         ):
             task = progress.add_task("Ingesting", total=len(files))
 

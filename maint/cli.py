@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from eval.cli import evaluate
 from finetune.cli import app as finetune_app
 from graph.cli import app as graph_app
 from infra.cli import app as services_app
@@ -54,6 +55,7 @@ def main(
 app.command("ingest")(ingest)
 app.command("ask")(ask)
 app.command("serve")(serve)
+app.command("eval")(evaluate)
 app.add_typer(documents_app, name="documents")
 app.add_typer(graph_app, name="graph")
 app.add_typer(services_app, name="services")

@@ -11,6 +11,14 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 err = Console(stderr=True)
 out = Console()
@@ -18,6 +26,21 @@ out = Console()
 
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def progress_bar(*more: ProgressColumn) -> Progress:
+    """The progress bar of long commands, on stderr; off when stderr is not a terminal
+    (logs and pipes get lines from the command instead)."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        *more,
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
 
 
 def human(as_json: bool) -> Console:

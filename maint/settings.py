@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     openai_model: str | None = Field(
         default=None, description="Model name sent to the endpoint (default: its first model)."
     )
+    judge_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint judging the LLM-based RAGAS metrics of "
+        "`maint eval` (e.g. http://judge:8000/v1); unset: those metrics are not run.",
+    )
+    judge_model: str | None = Field(default=None, description="Model name sent to the judge.")
+    judge_api_key: str | None = None
     model_cache_dir: Path | None = Field(
         default=None,
         description="Where converted models are cached (DATA_DIR/models when unset); "

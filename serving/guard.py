@@ -184,6 +184,8 @@ _TOKEN = re.compile(rf"(?<![\w/.\-{_HYPHENS}])[A-Za-z0-9]+(?:{_SEP}[A-Za-z0-9]+)
 _EN_TOKEN = re.compile(
     rf"(?<![\w/.\-\u2013{_HYPHENS}])[A-Za-z]+[A-Za-z0-9]*(?:[-/.\u2013{_HYPHENS}][A-Za-z0-9]+)+"
 )
+# After a cue ('NSN', 'P/N') a code may be typeset with en dashes ('2910–12–345–6613').
+_CUED_TOKEN = re.compile(rf"[A-Za-z0-9]+(?:[-/.\u2013{_HYPHENS}][A-Za-z0-9]+)*")
 _CUE = re.compile(
     r"(?:\bP/N|\bPN\b|\bNSN\b|\bS/N|\bkit\b"
     r"|\b(?:part|stock|order|catalog(?:ue)?|serial)\s*(?:no\.?|number|#))\s*[:#]?\s*",
@@ -249,7 +251,7 @@ def find_claims(text: str) -> list[Claim]:
     quantities = find_quantities(text)
     value_starts = {m.start() for m, _ in quantities}
     for cue in _CUE.finditer(text):
-        m = _TOKEN.match(text, cue.end())
+        m = _CUED_TOKEN.match(text, cue.end())
         if not m:
             continue
         end = m.end()

@@ -1,5 +1,6 @@
-"""maint inside LlamaIndex: the hybrid retriever as a ``BaseRetriever`` and maint's
-generator (local model or OpenAI-compatible endpoint) as a LlamaIndex LLM.
+"""maint inside LlamaIndex: the hybrid retriever as a ``BaseRetriever``, maint's
+generator (local model or OpenAI-compatible endpoint) as a LlamaIndex LLM, and maint's
+embedder as a LlamaIndex embedding model (what the eval's plain-LlamaIndex baseline uses).
 
     from llama_index.core.query_engine import RetrieverQueryEngine
     engine = RetrieverQueryEngine.from_args(MaintRetriever(hybrid), llm=MaintLLM(generator))
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.llms import CompletionResponse, CompletionResponseGen, CustomLLM, LLMMetadata
 from llama_index.core.llms.callbacks import llm_completion_callback
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from pydantic import PrivateAttr
 
+from ingestion.embed import Embedder
 from retrieval.base import Hit
 from retrieval.hybrid import HybridRetriever
 from serving.generate import Generator
@@ -79,3 +82,27 @@ class MaintLLM(CustomLLM):
         for piece in self._generator.stream([{"role": "user", "content": prompt}], self.num_output):
             text += piece
             yield CompletionResponse(text=text, delta=piece)
+
+
+class MaintEmbedding(BaseEmbedding):
+    """maint's embedder (all-MiniLM-L6-v2 by default, local) for LlamaIndex indexes, so a
+    LlamaIndex pipeline and maint search the same vectors. Queries and texts are embedded
+    alike, as maint does."""
+
+    _embedder: Embedder = PrivateAttr()
+
+    def __init__(self, embedder: Embedder, **kwargs: Any):
+        super().__init__(model_name="maint-embedder", **kwargs)
+        self._embedder = embedder
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._embedder.embed([query])[0].tolist()
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._embedder.embed([text])[0].tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self._embedder.embed(texts).tolist()
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)

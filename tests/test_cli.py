@@ -12,15 +12,17 @@ from tests.conftest import ROOT, SAMPLES
 from tests.test_pipeline import GEARBOX, assert_consistent
 
 
-def maint(*args: str, data_dir, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MAINT_DATA_DIR": str(data_dir)}
+def maint(
+    *args: str, data_dir, env: dict[str, str] | None = None, timeout: float = 300, **kw
+) -> subprocess.CompletedProcess:
+    """``maint ARGS`` in a subprocess on the workspace ``data_dir`` (``env``: more variables)."""
     return subprocess.run(
         [sys.executable, "-m", "maint.cli", *args],
-        env=env,
+        env={**os.environ, "MAINT_DATA_DIR": str(data_dir), **(env or {})},
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         **kw,
     )
 

@@ -10,9 +10,12 @@ import pytest
 from eval.metrics import (
     REFUSAL,
     AnswerScore,
+    cited_numbers,
     contains_all,
     hallucinated_items,
+    holds_evidence,
     is_refusal,
+    is_safety_item,
     missing_items,
     normalise_answer_text,
     score_answer,
@@ -171,19 +174,110 @@ def test_hallucinated_items_from_texts_or_an_index():
     assert [c.text for c in hallucinated_items(answer, SourceIndex(corpus))] == expected
 
 
-def test_score_answer():
-    corpus = SourceIndex(["Lock washer WP-2207-B, tighten to 110 N·m (81 lbf·ft)."])
-    item = {"id": "x-1", "answer_type": "spec", "must_contain": ["110 N·m"]}
-    good = score_answer("110 Nm with WP-2207-B.", item, corpus)
-    assert good == AnswerScore("x-1", "spec", correct=True, refused=False)
-    bad = score_answer("95 N·m with WP-2207-A.", item, corpus)
-    assert not bad.correct and bad.missing == ["110 N·m"]
-    assert bad.hallucinated == ["95 N·m", "WP-2207-A"]
-    assert not score_answer(REFUSAL, item, corpus).correct
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "NSN 2910-12-345-6613",
+        "NSN 2910123456613",
+        "NSN 2910 12 345 6613",
+        "nsn: 2910–12–345–6613, qty 2",
+        "stock no. 2910\u201112\u2011345\u20116613",
+    ],
+)
+def test_nsn_formats_count(answer):
+    assert contains_all(answer, ["2910-12-345-6613"])
+    assert contains_all(answer, ["2910123456613"])
 
-    none = {"id": "x-2", "answer_type": "unanswerable", "must_contain": []}
-    assert score_answer("This is not in the documentation.", none, corpus).correct
-    invented = score_answer("Use part WP-4711-Q.", none, None)
-    assert not invented.correct and invented.hallucinated == []  # no index, no check
-    assert score_answer("Use part WP-4711-Q.", none, corpus).hallucinated == ["WP-4711-Q"]
+
+@pytest.mark.parametrize(
+    "answer",
+    ["NSN 2910-01-345-6613", "NSN 2910-12-345-66131", "NSN 12910-12-345-6613", "2910-12-345"],
+)
+def test_nsn_near_misses_do_not_count(answer):
+    assert not contains_all(answer, ["2910-12-345-6613"])
+
+
+CORPUS = SourceIndex(
+    [
+        "Lock washer WP-2207-B, tighten to 110 N·m (81 lbf·ft). Old washer WP-2207-A: 95 N·m.",
+        "Secondary fuel filter FS 1280.2, NSN 2910-12-345-6613, qty 2.",
+    ]
+)
+SPEC = {
+    "id": "x-1",
+    "answer_type": "spec",
+    "question": "Impeller nut torque with the new lock washer?",
+    "answer": "110 N·m (81 lbf·ft) with lock washer WP-2207-B.",
+    "must_contain": ["110 N·m"],
+    "evidence": "Lock washer WP-2207-B, tighten to 110 N·m (81 lbf·ft).",
+}
+
+
+def test_score_answer_correct_and_supported():
+    good = score_answer("110 Nm with WP-2207-B.", SPEC, CORPUS)
+    assert good == AnswerScore("x-1", "spec", correct=True, refused=False)
+    assert not good.part_hallucination and not good.value_hallucination
+    assert not score_answer(REFUSAL, SPEC, CORPUS).correct
+
+
+def test_invented_and_unsupported_items_are_told_apart():
+    # WP-2207-A and 95 N·m are real (in the corpus) but not the gold: unsupported.
+    wrong = score_answer("95 N·m with WP-2207-A.", SPEC, CORPUS)
+    assert not wrong.correct and wrong.missing == ["110 N·m"]
+    assert wrong.unsupported_parts == ["WP-2207-A"] and wrong.unsupported_values == ["95 N·m"]
+    assert wrong.invented_parts == wrong.invented_values == [] and wrong.hallucinated == []
+    assert wrong.part_hallucination and wrong.value_hallucination
+    # WP-9999-Z and 120 N·m are nowhere in the corpus: invented.
+    made_up = score_answer("110 N·m, or 120 Nm with WP-9999-Z.", SPEC, CORPUS)
+    assert made_up.correct  # the required value is there, and so is an invented one
+    assert made_up.invented_parts == ["WP-9999-Z"] and made_up.invented_values == ["120 Nm"]
+    # The question's own part number is no hallucination; another spelling of gold is none.
+    q = {**SPEC, "question": "Does WP-2207-A still fit?"}
+    assert score_answer("WP 2207 A: 110 N·m.", q, CORPUS).unsupported_parts == []
+    assert score_answer("81 ft-lb (110 N m).", SPEC, CORPUS).unsupported_values == []
+
+
+def test_unanswerable_scoring():
+    none = {"id": "x-2", "answer_type": "unanswerable", "question": "Injector pressure?"}
+    assert score_answer("This is not in the documentation.", none, CORPUS).correct
+    invented = score_answer("Use part WP-4711-Q.", none, None)  # no corpus: only the gold
+    assert not invented.correct and invented.hallucinated == []
+    assert invented.unsupported_parts == ["WP-4711-Q"] and invented.part_hallucination
+    assert score_answer("Use part WP-4711-Q.", none, CORPUS).invented_parts == ["WP-4711-Q"]
     assert json.dumps(invented.to_dict())
+
+
+SAFETY = {
+    "id": "s-1",
+    "answer_type": "safety",
+    "question": "Is it safe to open the radiator cap right after a run?",
+    "must_contain": ["40 °C"],
+    "evidence": "Let the engine cool until the coolant temperature is below 40 °C, then turn "
+    "the cap slowly to the first stop to release the pressure before you remove it.",
+}
+
+
+def test_safety_coverage():
+    carried = (
+        "No. Let the engine cool until the coolant is below 40 deg C, then turn the cap "
+        "slowly to the first stop to release pressure before removing it."
+    )
+    assert score_answer(carried, SAFETY, None).safety_covered is True
+    # The number alone does not carry the warning; the warning without the number does not.
+    assert score_answer("Wait until it is below 40 °C.", SAFETY, None).safety_covered is False
+    no_value = "Let the engine cool, turn the cap slowly to the first stop to release pressure."
+    assert score_answer(no_value, SAFETY, None).safety_covered is False
+    assert score_answer("110 N·m", SPEC, None).safety_covered is None  # not a safety question
+    proc = {**SPEC, "answer_type": "procedure", "evidence": "Never run the pump dry."}
+    assert is_safety_item(proc) and not is_safety_item({**proc, "evidence": "Tighten it."})
+
+
+def test_citation_accuracy():
+    holds = "Table 4 | Lock washer WP-2207-B, tighten to | 110 N·m (81 lbf·ft).\nNext row"
+    other = "Old washer WP-2207-A: 95 N·m."
+    assert score_answer("110 N·m [1].", SPEC, None, [holds]).citation_correct is True
+    assert score_answer("110 N·m [2].", SPEC, None, [other]).citation_correct is False
+    assert score_answer("110 N·m [1][2].", SPEC, None, [other, holds]).citation_correct is True
+    assert score_answer("110 N·m.", SPEC, None, []).citation_correct is None  # nothing cited
+    assert cited_numbers("See [1] and [12], not [x] or [123].") == {1, 12}
+    assert holds_evidence(holds, SPEC["evidence"]) and not holds_evidence(other, "")
