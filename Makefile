@@ -21,7 +21,8 @@ install: $(STAMP)
 # Fresh machine -> embedded PostgreSQL+pgvector and FalkorDB running, sample manuals ingested,
 # a look at what was stored, a few questions answered (the model is loaded once), then the
 # fine-tuning loop in miniature: training data from the manuals, a short QLoRA run on CPU
-# (a few minutes), and a question answered with the new adapter.
+# (a few minutes), a question answered with the new adapter, and the evaluation of the three
+# modes on the first five questions of data/eval/dev.jsonl (report folder under DATA_DIR/eval).
 demo: $(STAMP)
 	$(BIN)/maint services start
 	$(BIN)/maint ingest data/samples/manuals
@@ -36,6 +37,7 @@ demo: $(STAMP)
 	$(BIN)/maint finetune train --config finetune/configs/demo.yaml --name demo --fresh
 	$(BIN)/maint finetune list
 	$(BIN)/maint ask --adapter demo "What torque do the impeller nut and the casing bolts get on the P-200?"
+	$(BIN)/maint eval --limit 5 --adapter demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

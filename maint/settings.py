@@ -171,6 +171,26 @@ class Settings(BaseSettings):
         "comma-separated).",
     )
 
+    @field_validator(
+        "database_url",
+        "graph_uri",
+        "graph_password",
+        "embedding_model",
+        "model",
+        "adapter",
+        "openai_base_url",
+        "openai_api_key",
+        "openai_model",
+        "judge_url",
+        "judge_model",
+        "judge_api_key",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """``MAINT_ADAPTER=`` in an env file means no adapter, not an adapter named ''."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_api_keys(cls, value: Any) -> Any:

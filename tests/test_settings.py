@@ -41,3 +41,12 @@ def test_env_prefix_and_config_file(monkeypatch, tmp_path):
     monkeypatch.setenv("MAINT_CHUNK_TOKENS", "77")  # env beats the file
     s = Settings()
     assert s.chunk_tokens == 77 and s.data_dir == Path("/srv/maint")
+
+
+def test_an_empty_value_in_an_env_file_means_unset(monkeypatch):
+    """`MAINT_ADAPTER=` (as an env file leaves it) is no adapter, not one named ''."""
+    for var in ("MAINT_ADAPTER", "MAINT_DATABASE_URL", "MAINT_JUDGE_URL", "MAINT_OPENAI_API_KEY"):
+        monkeypatch.setenv(var, " ")
+    s = Settings()
+    assert s.adapter is None and s.database_url is None and s.embedded_postgres
+    assert s.judge_url is None and s.openai_api_key is None
