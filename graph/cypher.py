@@ -266,3 +266,92 @@ def entity_neighbours(label: str, direction: str) -> str:
         + "RETURN type(r) AS type, properties(r) AS rel, labels(m)[0] AS label, m.key AS key, "
         "properties(m) AS props, sources"
     )
+
+
+# -- backup and restore (graph/base.py export_*/import_*, infra/backup.py) --------------------
+# Store-neutral: nodes are addressed by label and key property (``id`` for Document and Chunk,
+# ``key`` for facts), never by engine ids, so a FalkorDB export loads into Neo4j and back.
+# Export pages by key (keyset paging on the unique index), not SKIP, so each page is a seek.
+_PROP = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def _prop(name: str) -> str:
+    if not _PROP.match(name):
+        raise ValueError(f"not a graph property name: {name!r}")
+    return name
+
+
+NODE_COUNT = "MATCH (n) RETURN count(n) AS count"
+# One batch of a wipe (restore --force): a whole-graph DETACH DELETE is one huge transaction.
+CLEAR_BATCH = "MATCH (n) WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS count"
+
+
+def export_nodes(label: str, key: str, first: bool) -> str:
+    """A page of one label's nodes in key order; later pages start after ``$after``."""
+    after = "" if first else f" AND n.{_prop(key)} > $after"
+    return (
+        f"MATCH (n:{_name(label)}) WHERE labels(n)[0] = $label AND n.{_prop(key)} IS NOT NULL"
+        f"{after} RETURN labels(n) AS labels, n.{key} AS node_key, properties(n) AS props "
+        "ORDER BY node_key LIMIT $limit"
+    )
+
+
+def export_node_keys(label: str, key: str, first: bool) -> str:
+    """A page of one label's keys in key order (the sources of ``export_relationships``)."""
+    after = "" if first else f" AND n.{_prop(key)} > $after"
+    return (
+        f"MATCH (n:{_name(label)}) WHERE labels(n)[0] = $label AND n.{_prop(key)} IS NOT NULL"
+        f"{after} RETURN n.{key} AS node_key ORDER BY node_key LIMIT $limit"
+    )
+
+
+# What an exported relation needs: both keys of each end (Python picks the one its label
+# uses: Cypher cannot index a property by a parameter on both engines).
+_EDGE_COLUMNS = (
+    "type(r) AS type, properties(r) AS props, labels(a)[0] AS src_label, a.key AS src_key, "
+    "a.id AS src_id, labels(b)[0] AS dst_label, b.key AS dst_key, b.id AS dst_id"
+)
+
+
+def export_relationships(label: str, key: str) -> str:
+    """The outgoing relations of a page of nodes (given by key)."""
+    return (
+        f"UNWIND $keys AS k MATCH (a:{_name(label)} {{{_prop(key)}: k}})-[r]->(b) "
+        f"RETURN {_EDGE_COLUMNS}"
+    )
+
+
+def import_nodes(labels: list[str] | tuple[str, ...]) -> str:
+    """CREATE, not MERGE, into an empty graph (restore checks): CREATE numbers new nodes in
+    row order, where FalkorDB's MERGE numbers a batch backwards. A duplicate key is refused
+    by the unique constraint."""
+    names = ":".join(_name(x) for x in labels)
+    return f"UNWIND $rows AS r CREATE (n:{names}) SET n = r.props RETURN count(n) AS count"
+
+
+def import_relationships(
+    rel_type: str, src_label: str, src_key: str, dst_label: str, dst_key: str
+) -> str:
+    """CREATE, not MERGE: the target is empty, and parallel relations stay parallel. The
+    count returned says how many rows found both ends."""
+    return (
+        f"UNWIND $rows AS r MATCH (a:{_name(src_label)} {{{_prop(src_key)}: r.src}}) "
+        f"MATCH (b:{_name(dst_label)} {{{_prop(dst_key)}: r.dst}}) "
+        f"CREATE (a)-[e:{_name(rel_type)}]->(b) SET e = r.props RETURN count(e) AS count"
+    )
+
+
+# FalkorDB only (``id()``): nodes and their outgoing relations page by page of node ids, in
+# node-id order, which is the order FalkorDB's scans and expansions return rows in. A restore
+# that recreates nodes in this order into a new graph gets the same relative ids, so every
+# query returns its rows in the same order. Pages are id ranges (an id seek, bounded), not
+# ORDER BY … LIMIT, which sorts every remaining node for each page.
+FALKORDB_MAX_NODE_ID = "MATCH (n) RETURN max(id(n)) AS max_id"
+FALKORDB_EXPORT_NODES = (
+    "MATCH (n) WHERE id(n) >= $start AND id(n) < $end "
+    "RETURN id(n) AS node_id, labels(n) AS labels, properties(n) AS props ORDER BY node_id"
+)
+FALKORDB_EXPORT_RELATIONSHIPS = (
+    "MATCH (a)-[r]->(b) WHERE id(a) >= $start AND id(a) < $end "
+    f"RETURN {_EDGE_COLUMNS}, id(a) AS src_node, id(r) AS rel_id ORDER BY src_node, rel_id"
+)

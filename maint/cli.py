@@ -9,6 +9,7 @@ import typer
 from eval.cli import evaluate
 from finetune.cli import app as finetune_app
 from graph.cli import app as graph_app
+from infra.backup_cli import backup, restore
 from infra.cli import app as services_app
 from ingestion.cli import documents_app, ingest
 from maint import __version__
@@ -56,6 +57,8 @@ app.command("ingest")(ingest)
 app.command("ask")(ask)
 app.command("serve")(serve)
 app.command("eval")(evaluate)
+app.command("backup")(backup)
+app.command("restore")(restore)
 app.add_typer(documents_app, name="documents")
 app.add_typer(graph_app, name="graph")
 app.add_typer(services_app, name="services")
