@@ -36,6 +36,8 @@ def test_unknown_graph_scheme_is_a_clear_error(monkeypatch):
 
 def test_env_prefix_and_config_file(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
+    for var in ("MAINT_DATA_DIR", "MAINT_CHUNK_TOKENS", "MAINT_CONFIG"):
+        monkeypatch.delenv(var, raising=False)  # the file's values must be the ones read
     Path("maint.toml").write_text('data_dir = "/srv/maint"\nchunk_tokens = 123\n')
     assert Settings().chunk_tokens == 123
     monkeypatch.setenv("MAINT_CHUNK_TOKENS", "77")  # env beats the file
