@@ -267,12 +267,13 @@ def _print_summary(results: dict, folder: Path) -> None:
     from eval.report import COLUMNS, fmt
 
     console = human(False)
+    # Metrics as rows, modes as columns: readable at any terminal width.
     table = Table(title=f"{results['questions']} questions from {Path(results['dataset']).name}")
-    table.add_column("mode")
-    for _, title, _ in COLUMNS:
-        table.add_column(title, justify="right")
-    for mode, r in results["modes"].items():
-        table.add_row(mode, *[fmt(r["summary"][k]) for k, _, _ in COLUMNS])
+    table.add_column("metric")
+    for mode in results["modes"]:
+        table.add_column(mode, justify="right")
+    for key, title, _ in COLUMNS:
+        table.add_row(title, *[fmt(r["summary"][key]) for r in results["modes"].values()])
     console.print(table)
     retrieval = Table(title="Retrieval against the gold evidence")
     for col in ("retriever", "recall@5", "recall@20", "MRR"):
