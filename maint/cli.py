@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import click
 import typer
 
 from eval.cli import evaluate
@@ -64,5 +66,36 @@ app.add_typer(graph_app, name="graph")
 app.add_typer(services_app, name="services")
 app.add_typer(finetune_app, name="finetune")
 
+# A paragraph whose lines start like these is laid out by hand (a list, a table, code).
+_LAID_OUT = re.compile(r"^(\s|[-*|•\b]|\d+[.)] )")
+
+
+def reflow(text: str) -> str:
+    """Join the hard-wrapped lines of each prose paragraph of a docstring.
+
+    Typer's rich help keeps single newlines, so a docstring wrapped at 95 columns came out
+    as ragged lines on an 80-column terminal; the terminal should do the wrapping.
+    """
+    paragraphs = text.split("\n\n")
+    return "\n\n".join(
+        p if any(_LAID_OUT.match(line) for line in p.splitlines()[1:]) else " ".join(p.split("\n"))
+        for p in paragraphs
+    )
+
+
+def _reflow_all(command: click.Command) -> None:
+    if command.help:
+        command.help = reflow(command.help)
+    for sub in getattr(command, "commands", {}).values():
+        _reflow_all(sub)
+
+
+def run() -> None:
+    """The ``maint`` entry point: the Typer app with its help text reflowed."""
+    command = typer.main.get_command(app)
+    _reflow_all(command)
+    command()
+
+
 if __name__ == "__main__":
-    app()
+    run()

@@ -36,6 +36,16 @@ def test_help_reads_like_docs(tmp_path):
     assert "Unchanged files" in ingest.stdout and "--json" in ingest.stdout
 
 
+def test_help_paragraphs_are_wrapped_by_the_terminal_not_the_docstring(tmp_path):
+    """A docstring's hard line breaks used to reach the screen as ragged lines."""
+    wide = maint("ingest", "--help", data_dir=tmp_path, env={"COLUMNS": "200"})
+    assert "a changed file replaces its previous version in one go." in wide.stdout
+    serve = maint("serve", "--help", data_dir=tmp_path, env={"COLUMNS": "200"})
+    lines = [line.strip() for line in serve.stdout.splitlines()]
+    curl = next(i for i, line in enumerate(lines) if line.startswith("curl -s localhost:8000"))
+    assert lines[curl].endswith("\\") and lines[curl + 1].startswith("-d '{")  # examples kept
+
+
 def test_ingest_list_show_delete_stats(scratch, tmp_path):
     data_dir = scratch.settings.data_dir
     bad = tmp_path / "broken.pdf"
