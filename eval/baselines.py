@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from eval.dataset import EvalItem
 from eval.retrieval import evidence_rank, mrr, recall_at
 from ingestion.embed import Embedder
-from retrieval.fusion import rrf
 from retrieval.hybrid import HybridRetriever
 from retrieval.pgstore import PgStore
 
@@ -110,12 +109,11 @@ def retrieval_baselines(
         if not (item.answerable and item.evidence):
             continue
         found = hybrid.retrieve(item.question)
-        fused = rrf(found.by_retriever, hybrid.weights, hybrid.settings.rrf_k)
         ours = {
             "dense": found.by_retriever.get("vector", []),
             "keyword": found.by_retriever.get("keyword", []),
             "graph": found.by_retriever.get("graph", []),
-            "fused": fused,
+            "fused": found.fused,
         }
         ranks["bm25"].append(evidence_rank(bm25.search(item.question), item.evidence))
         ranks["llamaindex"].append(evidence_rank(llama.search(item.question), item.evidence))

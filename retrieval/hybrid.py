@@ -30,6 +30,7 @@ class Retrieval:
     hits: list[Hit]  # the context, best first, within the budget
     facts: list[Fact]  # graph facts whose chunks are in the context
     by_retriever: dict[str, list[Hit]]
+    fused: list[Hit]  # every candidate, fused, best first: ``hits`` is its head within budget
     timings: dict[str, float] = field(default_factory=dict)  # seconds
     best_similarity: float = 0.0  # of the best vector hit
     identifier_found: bool = False  # a part number of the question is in the context
@@ -90,6 +91,7 @@ class HybridRetriever:
             hits=context,
             facts=facts,
             by_retriever=ranked,
+            fused=fused,
             timings=timings,
             best_similarity=vec[0].score if vec else 0.0,
             identifier_found=any(i in c for i in ids for c in compact),
