@@ -17,10 +17,15 @@ from dataclasses import dataclass
 _IDENT = re.compile(r"^[A-Z][A-Za-z_]*$")
 
 
+def _checked(pattern: re.Pattern[str], what: str, value: str) -> str:
+    """``value``, safe to splice into Cypher (names cannot be parameters)."""
+    if not pattern.match(value):
+        raise ValueError(f"not a graph {what}: {value!r}")
+    return value
+
+
 def _name(label: str) -> str:
-    if not _IDENT.match(label):
-        raise ValueError(f"not a graph label/type name: {label!r}")
-    return label
+    return _checked(_IDENT, "label/type name", label)
 
 
 # -- writes --------------------------------------------------------------------------------
@@ -276,9 +281,7 @@ _PROP = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 def _prop(name: str) -> str:
-    if not _PROP.match(name):
-        raise ValueError(f"not a graph property name: {name!r}")
-    return name
+    return _checked(_PROP, "property name", name)
 
 
 NODE_COUNT = "MATCH (n) RETURN count(n) AS count"
