@@ -47,8 +47,8 @@ def run_scenario(name: str, copies: int) -> dict:
     """One scenario, in this process: a fresh workspace, ingest, then the bare-encode baseline."""
     from infra.embedded import remove_workspace
     from infra.services import stores
-    from ingestion.embed import SentenceTransformerEmbedder
     from ingestion.pipeline import Ingestor
+    from maint.embed import SentenceTransformerEmbedder
     from maint.settings import Settings
 
     class Recording(SentenceTransformerEmbedder):
@@ -106,6 +106,9 @@ def run_scenario(name: str, copies: int) -> dict:
 
 
 def main() -> None:
+    from maint.process import setup
+
+    setup()  # OpenMP wait policy and quiet loggers, before torch is imported
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--copies", type=int, default=10, help="replication of the large run")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")

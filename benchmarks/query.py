@@ -476,8 +476,8 @@ def run(args) -> dict:
     from eval.dataset import load
     from infra.embedded import remove_workspace
     from infra.services import stores
-    from ingestion.embed import SentenceTransformerEmbedder
     from ingestion.pipeline import Ingestor
+    from maint.embed import SentenceTransformerEmbedder
     from maint.settings import Settings
     from retrieval.graph_facts import GraphRetriever
     from retrieval.hybrid import HybridRetriever
@@ -679,6 +679,9 @@ def report(out: dict) -> None:
 
 
 def main() -> None:
+    from maint.process import setup
+
+    setup()  # OpenMP wait policy and quiet loggers, before torch is imported
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunks", type=int, default=100_000, help="size of the large table")
     parser.add_argument("--ef", type=int, nargs="+", default=[40, 100, 200], help="ef_search")

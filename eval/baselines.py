@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from eval.dataset import EvalItem
 from eval.retrieval import evidence_rank, mrr, recall_at
-from ingestion.embed import Embedder
+from maint.embed import Embedder
 from retrieval.hybrid import HybridRetriever
 from retrieval.pgstore import PgStore
 

@@ -186,8 +186,8 @@ def _isolated(settings: Settings, workspace: Path) -> Settings:
 
 def _ingest(settings: Settings, docs: Path) -> None:
     from infra.services import stores
-    from ingestion.embed import embedder_for
     from ingestion.pipeline import Ingestor
+    from maint.embed import embedder_for
 
     if not docs.exists():
         raise FileNotFoundError(f"--docs {docs}: no such file or folder")
@@ -235,7 +235,7 @@ def _run(settings: Settings, dataset: Path, items, modes, adapter, judge) -> dic
     from eval.baselines import Chunks
     from eval.runner import EvalSetup, run, work_units
     from infra.services import stores
-    from ingestion.embed import embedder_for
+    from maint.embed import embedder_for
     from retrieval.graph_facts import GraphRetriever
     from serving.answer import Answerer
 

@@ -20,6 +20,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ValidationError, model_validator
 
+from maint.errors import MaintError
+
 AnswerType = Literal[
     "spec", "part_number", "procedure", "safety", "interval", "explanation", "unanswerable"
 ]
@@ -52,7 +54,7 @@ class EvalItem(BaseModel, extra="ignore"):
         return self
 
 
-class DatasetError(ValueError):
+class DatasetError(MaintError, ValueError):
     """A dataset line is not valid; the message names the file, line and field."""
 
 

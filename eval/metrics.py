@@ -14,17 +14,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from eval.retrieval import evidence_rank
-from ingestion.units import VALUE_WITH_UNIT
+from maint.identifiers import dash_nsns
+from maint.units import VALUE_WITH_UNIT, value_norm
 from retrieval.query import terms
-from serving.guard import Claim, SourceIndex, check_against, find_claims, value_norm
+from serving.guard import Claim, SourceIndex, check_against, find_claims
 
 REFUSAL = "not in the documentation"
 
 _SPACES = re.compile(r"[\u00a0\u2007\u2009\u200a\u202f]")
 _DASHES = re.compile(r"[\u2010\u2011\u2012\u2013\u2014\u2212]")
-# A NATO stock number, however its four groups are separated: '2910-12-345-6613',
-# '2910123456613', '2910 12 345 6613'.
-_NSN = re.compile(r"(?<![\w.-])(\d{4})[- ]?(\d{2})[- ]?(\d{3})[- ]?(\d{4})(?![\w-])")
 _THOUSANDS = re.compile(r"(?<=\d)[,\u2009\u202f](?=\d{3}(?!\d))")  # '2,000', '2 000' (thin)
 
 
@@ -32,7 +30,7 @@ def normalise_answer_text(text: str) -> str:
     """'80 Nm', '80 N-m' and '80 N·m' read alike; so do '2,000 h' and '2000 h', 'FLT‑77210'
     and 'flt-77210'. Numbers keep their written digits ('0.30' is not made '0.3')."""
     text = _DASHES.sub("-", _SPACES.sub(" ", _THOUSANDS.sub("", text)))
-    text = _NSN.sub(r"\1-\2-\3-\4", text)
+    text = dash_nsns(text)
     text = VALUE_WITH_UNIT.sub(lambda m: value_norm(m.group("value"), m.group("unit")), text)
     return re.sub(r"\s+", " ", text.casefold()).strip()
 

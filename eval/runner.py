@@ -22,8 +22,8 @@ from eval.baselines import Chunks, retrieval_baselines
 from eval.dataset import EvalItem
 from eval.metrics import cited_numbers, score_answer
 from eval.ragas_metrics import Judge, RagasSample, ragas_scores
-from ingestion.embed import Embedder
 from maint import __version__
+from maint.embed import Embedder
 from maint.settings import Settings
 from serving.answer import Answerer
 from serving.guard import SourceIndex

@@ -55,7 +55,7 @@ def dataset(
     """
     from finetune.dataset import DatasetConfig, build_dataset
     from infra.services import stores
-    from ingestion.embed import embedder_for
+    from maint.embed import embedder_for
     from serving.generate import bundled_model_path
 
     settings: Settings = ctx.obj

@@ -34,8 +34,8 @@ import numpy as np
 from graph import cypher
 from graph.base import GraphStore
 from ingestion.chunker import heading_title
-from ingestion.embed import Embedder
-from ingestion.extract import norm_part_number
+from maint.embed import Embedder
+from maint.identifiers import contains_compacted, norm_part_number
 from retrieval.base import Hit
 from retrieval.graph_facts import GraphLookup, GraphRetriever
 from retrieval.pgstore import PgStore
@@ -167,10 +167,6 @@ def _words(text: str) -> list[str]:
 
 def _contains_number(text: str, value: str) -> bool:
     return re.search(rf"(?<![\d.,]){re.escape(value)}(?![\d]|[.,]\d)", text) is not None
-
-
-def _compact(text: str) -> str:
-    return re.sub(r"[^A-Z0-9]", "", text.upper())
 
 
 # -- facts -----------------------------------------------------------------------------------
@@ -656,7 +652,7 @@ class _Builder:
                 for c in r["chunks"]
                 if c in self.hits
                 and self.hits[c].document_id in docs
-                and _compact(pn) in _compact(self.hits[c].text)
+                and contains_compacted(self.hits[c].text, pn)
             )
             if not mine:
                 continue
@@ -678,7 +674,7 @@ class _Builder:
             questions = _pick(
                 templates if name else _PART_REVERSE, self.cfg.phrasings, rng, n=name, eq=eq, pn=pn
             )
-            bearing = {c for c, h in self.hits.items() if _compact(pn) in _compact(h.text)}
+            bearing = {c for c, h in self.hits.items() if contains_compacted(h.text, pn)}
             fact = _Fact(key, "part", eq, questions, [(answer, chunk)], bearing)
             fact.topic, fact.asks = plain, "part"
             facts.append(fact)

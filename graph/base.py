@@ -19,13 +19,14 @@ from maint.domain import (
     DocumentRecord,
     Facts,
 )
+from maint.errors import MaintError
 
 BATCH = 500
 EXPORT_PAGE = 1000  # nodes per export page (backups)
 Statement = tuple[str, dict[str, Any]]
 
 
-class GraphError(RuntimeError):
+class GraphError(MaintError):
     """The graph store is unreachable or refused a statement; the message says why."""
 
 

@@ -41,6 +41,7 @@ from graph.base import GraphError, GraphStore
 from infra.embedded import EmbeddedPostgres
 from infra.services import database_url, open_graph
 from maint import __version__
+from maint.errors import MaintError
 from maint.settings import Settings
 from retrieval.pgstore import PgStore, _migrations
 
@@ -57,7 +58,7 @@ PG_TABLES = ("schema_migrations", "store_meta", "documents", "chunks", "ingestio
 _CONTENT_TABLES = ("documents", "chunks")
 
 
-class BackupError(RuntimeError):
+class BackupError(MaintError):
     """A backup or restore cannot go on; the message names the file or store and what to do."""
 
 

@@ -22,13 +22,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from maint.errors import MaintError
+
 # PostgreSQL refuses to run as root; the embedded server then runs as this system user.
 PG_SYSTEM_USER = "maint-postgres"
 PG_DATABASE = "maint"
 _SOCKET_NAME_MAX = 100  # sun_path is 108 bytes; keep a margin
 
 
-class ServiceError(RuntimeError):
+class ServiceError(MaintError):
     """An embedded server could not be started or reached; the message says what to do."""
 
 

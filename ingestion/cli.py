@@ -34,8 +34,8 @@ def ingest(
     the rest of the batch is ingested and the exit code is 1.
     """
     from infra.services import stores
-    from ingestion.embed import embedder_for
     from ingestion.pipeline import Ingestor, discover
+    from maint.embed import embedder_for
 
     settings: Settings = ctx.obj
     with cli_errors():

@@ -20,13 +20,16 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ingestion.chunker import SIGNAL, heading_title
-from ingestion.units import BARE_NUMBER, find_quantities, normalise, unit_of_header
 from maint.domain import Block, Chunk, Edge, Facts, Node
+from maint.identifiers import (
+    MODEL_NAME,
+    cued_part_numbers,
+    identifier_keys,
+    looks_like_identifier,
+    norm_part_number,
+)
+from maint.units import BARE_NUMBER, find_quantities, normalise, unit_of_header
 
-# -- identifiers ---------------------------------------------------------------------------
-MODEL = re.compile(r"(?<![\w-])([A-Z]{1,4}-\d{2,4}[A-Z]?)(?![\w-])")
-_CUE = re.compile(r"(?:\bP/N|\b[Pp]art\s+(?:[Nn]o\.?|[Nn]umber)|\b[Kk]it)\s*:?\s*")
-_PART_NUMBER = re.compile(r"[A-Z0-9]+(?:[-/.][A-Z0-9]+)*(?:\s\d[A-Z0-9]*(?:[-/.][A-Z0-9]+)*)*")
 _SUPERSEDED = re.compile(
     r"(?P<old>[A-Z0-9][A-Z0-9\-/. ]*[A-Z0-9]),?\s+(?:is|are|has been)\s+superseded\s+by\s+"
     r"(?:\w+\s+){0,3}?(?:P/N\s+)?(?P<new>[A-Z0-9][A-Z0-9\-/.]*[A-Z0-9])"
@@ -69,32 +72,12 @@ _HOURS = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)\s*(?:h\b|hours|operating hours)",
 _MONTHS = re.compile(r"(\d+)\s*months?", re.I)
 
 
-def norm_part_number(text: str) -> str:
-    """'WP-1143 B', 'WP1143B' and 'wp-1143-b' are one part."""
-    return re.sub(r"[^A-Z0-9]", "", text.upper())
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def _digest(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:10]
-
-
-def _looks_like_part_number(text: str) -> bool:
-    n = norm_part_number(text)
-    return len(n) >= 4 and any(c.isdigit() for c in n) and text.strip() not in ("—", "-")
-
-
-def cued_part_numbers(text: str) -> list[str]:
-    """Part numbers introduced by a cue: 'P/N WP-2207-B', 'part number BRG-7309-BEP'."""
-    found = []
-    for cue in _CUE.finditer(text):
-        m = _PART_NUMBER.match(text, cue.end())
-        if m and _looks_like_part_number(m.group(0)):
-            found.append(m.group(0).rstrip("."))
-    return found
 
 
 # -- tables --------------------------------------------------------------------------------
@@ -168,7 +151,7 @@ class RuleExtractor:
     def extract(self, doc_id: str, title: str, chunks: list[Chunk]) -> Facts:
         b = _Builder(doc_id)
         first_chunk = chunks[0].id if chunks else None
-        model = MODEL.search(title)
+        model = MODEL_NAME.search(title)
         eq_name = model.group(1) if model else title
         equipment = b.node(
             "Equipment",
@@ -234,7 +217,7 @@ class RuleExtractor:
 
         for row in blk.rows[1:]:
             pn = cell(row, c_pn)
-            if not pn or not _looks_like_part_number(pn):
+            if not pn or not looks_like_identifier(pn, cued=True):
                 continue
             desc = cell(row, c_desc)
             part = b.node(
@@ -405,8 +388,9 @@ class RuleExtractor:
             for w in pending_warnings:  # a warning placed before a step applies to it
                 b.edge("HAS_WARNING", step, w)
             pending_warnings = []
-            for pn, part in known.items():
-                if _mentions(text, pn):
+            named = identifier_keys(text)
+            for part in known.values():
+                if part.key in named:  # a part's key is its compacted number
                     b.edge("USES_PART", step, part)
                     b.edge("USES_PART", proc, part)
             for tool in {t.group(1).lower() for t in _TOOL_RE.finditer(text)}:
@@ -426,21 +410,18 @@ class RuleExtractor:
 
     def _link_mentions(self, chunk: Chunk, blk: Block, known: dict[str, Node]) -> None:
         """A known part number anywhere in a chunk makes the part point at that chunk."""
-        for pn, part in known.items():
-            if chunk.id not in part.chunk_ids and _mentions(blk.text, pn):
+        named = identifier_keys(blk.text)
+        for part in known.values():
+            if chunk.id not in part.chunk_ids and part.key in named:
                 part.chunk_ids.append(chunk.id)
 
     def _supersessions(self, b: _Builder, chunk: Chunk, text: str) -> None:
         for m in _SUPERSEDED.finditer(text):
             old, new = m.group("old").split()[-1], m.group("new")
-            if _looks_like_part_number(old) and _looks_like_part_number(new):
+            if looks_like_identifier(old, cued=True) and looks_like_identifier(new, cued=True):
                 o = b.node("Part", norm_part_number(old), chunk.id, part_number=old)
                 n = b.node("Part", norm_part_number(new), chunk.id, part_number=new)
                 b.edge("SUPERSEDED_BY", o, n)
-
-
-def _mentions(text: str, part_number: str) -> bool:
-    return re.search(rf"(?<![\w-]){re.escape(part_number)}(?![\w-])", text) is not None
 
 
 _LEAD_VERBS = re.compile(

@@ -26,10 +26,10 @@ from typing import Literal
 
 from graph.base import GraphStore
 from ingestion.chunker import chunk_blocks, to_blocks
-from ingestion.embed import Embedder
 from ingestion.extract import Extractor, RuleExtractor
 from ingestion.parsers import SUPPORTED_SUFFIXES, ParseError, parse_file
 from maint.domain import DocumentRecord
+from maint.embed import Embedder
 from maint.settings import Settings
 from retrieval.pgstore import PgStore
 

@@ -15,6 +15,7 @@ from infra.backup_cli import backup, restore
 from infra.cli import app as services_app
 from ingestion.cli import documents_app, ingest
 from maint import __version__
+from maint.process import setup
 from maint.settings import Settings
 from serving.api.serve import serve
 from serving.cli import ask
@@ -91,7 +92,8 @@ def _reflow_all(command: click.Command) -> None:
 
 
 def run() -> None:
-    """The ``maint`` entry point: the Typer app with its help text reflowed."""
+    """The ``maint`` entry point: process set-up, then the Typer app with its help reflowed."""
+    setup()
     command = typer.main.get_command(app)
     _reflow_all(command)
     command()

@@ -20,6 +20,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from maint.errors import MaintError
+
 err = Console(stderr=True)
 out = Console()
 
@@ -49,15 +51,11 @@ def human(as_json: bool) -> Console:
 
 @contextlib.contextmanager
 def cli_errors() -> Iterator[None]:
-    """Store and service errors end the command with their message, not a traceback."""
-    from graph.base import GraphError
-    from infra.embedded import ServiceError
-    from retrieval.pgstore import StoreError
-    from serving.generate import GeneratorError
-
+    """maint's own errors (and a missing file) end the command with their message, not a
+    traceback."""
     try:
         yield
-    except (StoreError, GraphError, ServiceError, GeneratorError, FileNotFoundError) as exc:
+    except (MaintError, FileNotFoundError) as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(1) from None
     except KeyboardInterrupt:

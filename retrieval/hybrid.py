@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ingestion.embed import Embedder
-from ingestion.extract import norm_part_number
+from maint.embed import Embedder
+from maint.identifiers import contains_compacted
 from maint.settings import Settings
 from retrieval.base import Fact, Hit
 from retrieval.fusion import rrf
@@ -83,7 +83,6 @@ class HybridRetriever:
         context = budget(fused, s.context_chunks, s.context_tokens)
         facts = lookup.context_facts([h.chunk_id for h in context]) if lookup else []
         ids = identifier_candidates(query)
-        compact = [norm_part_number(h.text) for h in context]
         timings["fusion"] = time.perf_counter() - t0
         vec = ranked.get("vector") or []
         return Retrieval(
@@ -94,7 +93,7 @@ class HybridRetriever:
             fused=fused,
             timings=timings,
             best_similarity=vec[0].score if vec else 0.0,
-            identifier_found=any(i in c for i in ids for c in compact),
+            identifier_found=any(contains_compacted(h.text, i) for i in ids for h in context),
             linked=lookup,
         )
 

@@ -19,6 +19,7 @@ from pgvector.psycopg import register_vector
 from psycopg.rows import dict_row
 
 from maint.domain import Chunk, DocumentRecord
+from maint.errors import MaintError
 
 _DOC_COLUMNS = (
     "id, sha256, source_path, title, format, pages, bytes, status, chunk_count AS chunks, "
@@ -39,7 +40,7 @@ _COMPACT = "c.compact"
 COMMON_LEXEME_ROWS = 2000
 
 
-class StoreError(RuntimeError):
+class StoreError(MaintError):
     """The database is unreachable or not in the expected shape; the message says why."""
 
 

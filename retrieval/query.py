@@ -1,19 +1,18 @@
 """What retrievers read out of a question: identifier candidates and content terms.
 
 Technicians type part numbers every way (``WP-1143 B``, ``WP1143B``, ``wp-1143-b``); all of
-them compact to ``WP1143B``, the form the graph keys parts by and the keyword search matches.
+them compact to ``WP1143B`` (``maint.identifiers``), the form the graph keys parts by and the
+keyword search matches.
 """
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 import snowballstemmer
 
-from ingestion.extract import norm_part_number
+from maint.identifiers import looks_like_identifier, norm_part_number, split_token, tokens
 
-_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-/.][A-Za-z0-9]+)*")
 _STOP = frozenset(
     [
         "a",
@@ -186,15 +185,15 @@ def _has_digit(token: str) -> bool:
 def identifier_candidates(question: str) -> list[str]:
     """Compacted identifiers a question may contain: single tokens with a digit, and runs of
     up to three tokens that read as one code ('WP-1143 B', 'wp 2207 a', 'FS 1280.2')."""
-    tokens = _TOKEN.findall(question)
     found: list[str] = []
-    for i, tok in enumerate(tokens):
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+    words = tokens(question)
+    for i, tok in enumerate(words):
+        nxt = words[i + 1] if i + 1 < len(words) else ""
         prefix = tok.isalpha() and len(tok) <= 4 and tok.lower() not in _STOP and _has_digit(nxt)
         if not (_code_like(tok) or prefix):
             continue
         run = ""
-        for j, part in enumerate(tokens[i : i + 3]):
+        for j, part in enumerate(words[i : i + 3]):
             tail = (
                 j > 0
                 and not tok.isdigit()
@@ -205,9 +204,9 @@ def identifier_candidates(question: str) -> list[str]:
             if j > 0 and not (_has_digit(part) or tail):
                 break
             run += norm_part_number(part)
-            if (len(run) >= 4 and _has_digit(run) and any(c.isalpha() for c in run)) or (
-                len(run) >= 5 and run.isdigit()
-            ):
+            # A bare number is searched as a code from five digits on (a stock number typed
+            # without its dashes); a shorter one is a value ('2000 hours').
+            if looks_like_identifier(run) or (len(run) >= 5 and run.isdigit()):
                 found.append(run)
     return list(dict.fromkeys(found))
 
@@ -223,6 +222,6 @@ def stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Content words, lower-cased and lightly stemmed, in order, without repeats."""
-    words = [w for w in _TOKEN.findall(text) if not _code_like(w)]
-    words = [p for w in words for p in re.split(r"[-/.]", w)]
+    words = [w for w in tokens(text) if not _code_like(w)]
+    words = [p for w in words for p in split_token(w)]
     return list(dict.fromkeys(stem(w) for w in words if w.lower() not in _STOP and len(w) > 1))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingestion.embed import Embedder
+from maint.embed import Embedder
 from retrieval.base import Hit
 from retrieval.pgstore import PgStore
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from graph.base import GraphError
-from ingestion.embed import Embedder
+from maint.embed import Embedder
 from maint.settings import Settings
 from retrieval.graph_facts import GraphRetriever
 from retrieval.hybrid import HybridRetriever, Retrieval

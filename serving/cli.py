@@ -60,7 +60,7 @@ def ask(
       printf 'q1\\nq2\\n' | maint ask --json
     """
     from infra.services import stores
-    from ingestion.embed import embedder_for
+    from maint.embed import embedder_for
     from retrieval.graph_facts import GraphRetriever
     from serving.answer import Answerer
     from serving.schema import MODES

@@ -8,7 +8,8 @@ import math
 import re
 from collections import Counter
 
-from ingestion.units import find_quantities
+from maint.identifiers import contains_compacted
+from maint.units import find_quantities
 from retrieval.base import Fact, Hit
 from retrieval.query import identifier_candidates, terms
 from serving.prompt import neutralise
@@ -44,7 +45,7 @@ def extractive_answer(question: str, hits: list[Hit], facts: list[Fact], most: i
     for (text, n), ws in zip(cands, words, strict=True):
         matched = wanted & ws
         score = sum(math.log(1 + len(cands) / df[w]) for w in matched)
-        if find_quantities(text) or any(i in re.sub(r"[^A-Z0-9]", "", text.upper()) for i in ids):
+        if find_quantities(text) or any(contains_compacted(text, i) for i in ids):
             score *= 1.3
         score /= math.sqrt(max(len(ws), 6) / 6)
         if score > 0:

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
+from maint.errors import MaintError
+
 if TYPE_CHECKING:
     from maint.settings import Settings
 
@@ -60,7 +62,7 @@ class Generation:
     model: str  # what answered, e.g. "SmolLM2-135M-Instruct+adapter:NAME"
 
 
-class GeneratorError(RuntimeError):
+class GeneratorError(MaintError):
     """A model could not be loaded or an endpoint not used; the message says what to do."""
 
 

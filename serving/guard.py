@@ -22,11 +22,28 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
-from ingestion.extract import norm_part_number
-from ingestion.units import BARE_NUMBER, find_quantities, normalise, unit_of_header
+from maint.identifiers import (
+    code_tokens,
+    cued_codes,
+    identifier_keys,
+    norm_part_number,
+    spaced_codes,
+)
+from maint.units import (
+    BARE_NUMBER,
+    QUALIFIED_HOURS,
+    WRITTEN_VALUE,
+    UnitFamily,
+    affine,
+    family,
+    find_quantities,
+    range_ends,
+    unit_of_header,
+    unqualified,
+    value_norm,
+)
 
 ClaimKind = Literal["part_number", "value"]
 
@@ -57,105 +74,7 @@ class GuardResult:
         }
 
 
-# -- units ---------------------------------------------------------------------------------
-@lru_cache(maxsize=512)
-def _affine(unit: str) -> tuple[str, float, float]:
-    """(unit_si, offset, scale) with si = offset + scale * value; read off ``normalise`` so
-    the unit table in ingestion.units stays the one place that knows the factors."""
-    zero = normalise("0", unit).value_si or 0.0
-    thousand = normalise("1000", unit)
-    return thousand.unit_si, zero, ((thousand.value_si or 0.0) - zero) / 1000
-
-
-def _unit_key(unit: str) -> tuple[str, float, float]:
-    si, offset, scale = _affine(unit)
-    return si, round(offset, 3), float(f"{scale:.6g}")
-
-
-# The spelling a family of written units is shown in; units whose factor is 1 show as their
-# SI-style unit ('Nm' -> 'N·m'), the rest as listed here ('ft-lb' -> 'lbf·ft').
-_PREFERRED = (
-    "lbf·ft",
-    "lbf·in",
-    "kN·m",
-    "kgf·m",
-    "kgf·cm",
-    "in",
-    "ft",
-    "µm",
-    "cm",
-    "bar",
-    "psi",
-    "MPa",
-    "mbar",
-    "Pa",
-    "kgf/cm²",
-    "m³/min",
-    "cfm",
-    "gpm",
-    "US gal",
-    "imp gal",
-    "qt",
-    "mL",
-    "°F",
-    "hp",
-    "lb",
-    "g",
-    "kV",
-    "mV",
-    "mA",
-    "kΩ",
-    "MΩ",
-    "min",
-    "seconds",
-)
-
-
-@lru_cache(maxsize=1)
-def _preferred() -> dict[tuple[str, float, float], str]:
-    return {_unit_key(u): u for u in reversed(_PREFERRED)}
-
-
-def canonical_unit(unit: str) -> str:
-    """One spelling per unit: 'Nm', 'N m', 'N-m' -> 'N·m'; 'ft-lb', 'lb-ft' -> 'lbf·ft'."""
-    key = _unit_key(unit)
-    if key in _preferred():
-        return _preferred()[key]
-    si, offset, scale = key
-    return si if offset == 0 and scale == 1 else unit
-
-
-_NUM = r"-?[\d,]+(?:\.\d+)?"
-_RANGE = re.compile(rf"^(?P<a>{_NUM})(?:\s?(?:–|-|to)\s?(?P<b>{_NUM}))?$")
-# A value claim's text split again into number(s) and unit ('0.016 in' has lost the ')' that
-# VALUE_WITH_UNIT wants after 'in', so the claim is not searched with it a second time).
-_WRITTEN_VALUE = re.compile(rf"^(?P<value>{_NUM}(?:\s?(?:–|-|to)\s?{_NUM})?)\s?(?P<unit>\S.*)$")
-# '2,000 operating hours': an interval as manuals write it, read as '2,000 h' (the unit table
-# has no room for a qualifier between number and unit).
-_QUALIFIED = re.compile(
-    r"(?<![\w.,/-])(?P<value>\d{1,3}(?:,\d{3})+|\d+)\s(?:operating|running|service|engine)"
-    r"\s(?P<unit>hours?|h)\b"
-)
-
-
-def _unqualified(unit: str) -> str:
-    """'operating hours' -> 'hours'."""
-    return re.sub(r"^(?:operating|running|service|engine)\s+", "", unit)
-
-
-def _ends(value: str) -> list[str]:
-    """'3.5–5.0' -> ['3.5', '5.0']; '2,000' -> ['2000']."""
-    m = _RANGE.match(value.strip().replace("−", "-"))
-    if not m:
-        return []
-    return [e.replace(",", "") for e in (m.group("a"), m.group("b")) if e is not None]
-
-
-def value_norm(value: str, unit: str) -> str:
-    """'3.5 to 5.0', 'bar' -> '3.5–5.0 bar'; '95', 'Nm' -> '95 N·m'."""
-    return f"{'–'.join(_ends(value)) or value} {canonical_unit(unit)}"
-
-
+# -- values --------------------------------------------------------------------------------
 def _half_ulp(number: str) -> float:
     """Half a unit in the last written digit: what '70' or '0.012' can stand for."""
     decimals = len(number.split(".")[1]) if "." in number else 0
@@ -164,75 +83,18 @@ def _half_ulp(number: str) -> float:
 
 @dataclass(frozen=True)
 class _Amount:
-    key: tuple[str, float, float]  # the written unit's family and factor
+    key: UnitFamily  # the written unit's family and factor
     value: float  # as written
     si: float
 
 
 def _amount(number: str, unit: str) -> _Amount:
-    _, offset, scale = _affine(unit)
+    _, offset, scale = affine(unit)
     value = float(number)
-    return _Amount(_unit_key(unit), value, offset + scale * value)
+    return _Amount(family(unit), value, offset + scale * value)
 
 
-# -- identifiers ---------------------------------------------------------------------------
-_HYPHENS = "\u2010\u2011\u2012\u2212"  # hyphen, non-breaking hyphen, figure dash, minus
-_SEP = rf"[-/.{_HYPHENS}]"
-_TOKEN = re.compile(rf"(?<![\w/.\-{_HYPHENS}])[A-Za-z0-9]+(?:{_SEP}[A-Za-z0-9]+)*")
-# A code typeset with en dashes ('WP–2207–A'): only where it starts with letters, so that
-# number ranges ('10–12', '3.5–5.0') stay numbers.
-_EN_TOKEN = re.compile(
-    rf"(?<![\w/.\-\u2013{_HYPHENS}])[A-Za-z]+[A-Za-z0-9]*(?:[-/.\u2013{_HYPHENS}][A-Za-z0-9]+)+"
-)
-# After a cue ('NSN', 'P/N') a code may be typeset with en dashes ('2910–12–345–6613').
-_CUED_TOKEN = re.compile(rf"[A-Za-z0-9]+(?:[-/.\u2013{_HYPHENS}][A-Za-z0-9]+)*")
-_CUE = re.compile(
-    r"(?:\bP/N|\bPN\b|\bNSN\b|\bS/N|\bkit\b"
-    r"|\b(?:part|stock|order|catalog(?:ue)?|serial)\s*(?:no\.?|number|#))\s*[:#]?\s*",
-    re.I,
-)
-# 'FS 1280.2', 'GS 7721.04', 'BAT 12-180': a short uppercase prefix, a space, a number with
-# a dot or dash ('ISO 5199' and 'VG 68' have none, so standards and grades stay words).
-_SPACED = re.compile(
-    r"(?<![\w/.\-])(?P<prefix>[A-Z]{2,4}) (?P<number>\d{2,}(?:[./-]\d+)+)(?![\w\-]|[./]\d)"
-)
-_NOT_PREFIX = {
-    *("NSN", "PN", "NO", "SN", "REF", "ITEM", "STEP", "KIT", "SEE", "FIG", "PAGE", "TAB"),
-    *("AND", "OR", "TO", "FOR", "AT", "IN", "ON", "BY", "OF", "THE", "UP", "FROM", "WITH"),
-}
-_ORDINAL = re.compile(r"^\d+(?:st|nd|rd|th)$", re.I)
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# After a cue, a short first piece may go on with spaces: 'FS 1280.2', '2906 0564 00',
-# 'WP 2207 A' (a last letter piece only after a number piece).
-_CONTINUE = re.compile(r" \d[A-Za-z0-9]*(?:[-/.][A-Za-z0-9]+)*")
-_LAST_LETTERS = re.compile(r" [A-Z]{1,2}(?![\w\-/])")
-
-
-def _is_identifier(token: str, cued: bool = False) -> bool:
-    """Does an unspaced token read as a part number, NSN, model or serial (not a number,
-    a value, an ordinal, a date or a word)?"""
-    n = norm_part_number(token)
-    if len(n) < 4 or not any(c.isdigit() for c in n):
-        return False
-    if cued:
-        return True
-    if _ORDINAL.match(token):
-        return False
-    letters = [c for c in token if c.isalpha()]
-    if not letters:  # '3-8821-04', '80-1122-00', NSN '4320-01-123-4567'; not '3.5', '1/2'
-        groups = re.split(rf"[-{_HYPHENS}]", token)
-        return len(groups) >= 3 and all(g.isdigit() for g in groups) and not _ISO_DATE.match(token)
-    if all(c.isupper() for c in letters):  # 'WP-2207-A', 'P-200', 'HP24-1500', 'IP55'
-        return True
-    # Lower or mixed case ('wp-2207-a') only in a code's shape, so that '2-stage',
-    # '4-stroke' and 'covid-19' stay words.
-    return (
-        token[0].isalpha()
-        and re.search(r"\d{3}", token) is not None
-        and all(len(run) <= 4 for run in re.findall(r"[A-Za-z]+", token))
-    )
-
-
+# -- claims --------------------------------------------------------------------------------
 def _overlaps(start: int, end: int, taken: list[tuple[int, int]]) -> bool:
     return any(start < e and s < end for s, e in taken)
 
@@ -249,45 +111,24 @@ def find_claims(text: str) -> list[Claim]:
     # A cue says what follows is a code, so cued codes come first ('P/N WP 2207 A' is no
     # 2207 amperes); then values; then codes known by their shape alone.
     quantities = find_quantities(text)
-    value_starts = {m.start() for m, _ in quantities}
-    for cue in _CUE.finditer(text):
-        m = _CUED_TOKEN.match(text, cue.end())
-        if not m:
-            continue
-        end = m.end()
-        if re.fullmatch(r"[A-Za-z0-9]{1,4}", m.group(0)):
-            # A letter prefix ('WP', 'FS') needs the number after it even where that reads as
-            # a value ('WP 2207 A'); further pieces stop where a value starts.
-            grew = False
-            while (more := _CONTINUE.match(text, end)) and (
-                end + 1 not in value_starts or (not grew and m.group(0).isalpha())
-            ):
-                end, grew = more.end(), True
-            if grew and (last := _LAST_LETTERS.match(text, end)):
-                end = last.end()
-        if _is_identifier(text[m.start() : end], cued=True):
-            add("part_number", m.start(), end, norm_part_number(text[m.start() : end]))
+    for cue, end in cued_codes(text, {m.start() for m, _ in quantities}):
+        add("part_number", cue.end(), end, norm_part_number(text[cue.end() : end]))
     for m, _ in quantities:
         if not _overlaps(m.start(), m.end(), taken):
             add("value", m.start(), m.end(), value_norm(m.group("value"), m.group("unit")))
-    for m in _QUALIFIED.finditer(text):
+    for m in QUALIFIED_HOURS.finditer(text):
         if not _overlaps(m.start(), m.end(), taken):
             add("value", m.start(), m.end(), value_norm(m.group("value"), m.group("unit")))
-    for m in _SPACED.finditer(text):
-        digits = sum(c.isdigit() for c in m.group("number"))
-        wanted = m.group("prefix") not in _NOT_PREFIX and digits >= 4
-        if wanted and not _overlaps(m.start(), m.end(), taken):
+    for m in spaced_codes(text):
+        if not _overlaps(m.start(), m.end(), taken):
             add("part_number", m.start(), m.end(), norm_part_number(m.group(0)))
-    for rx in (_EN_TOKEN, _TOKEN):
-        for m in rx.finditer(text):
-            if _is_identifier(m.group(0)) and not _overlaps(m.start(), m.end(), taken):
-                add("part_number", m.start(), m.end(), norm_part_number(m.group(0)))
+    for m in code_tokens(text):
+        if not _overlaps(m.start(), m.end(), taken):
+            add("part_number", m.start(), m.end(), norm_part_number(m.group(0)))
     return sorted(claims, key=lambda c: c.start)
 
 
 # -- sources -------------------------------------------------------------------------------
-_RUN = re.compile(rf"[A-Za-z0-9]+(?:{_SEP}[A-Za-z0-9]+)*")
-_MAX_JOIN = 4  # 'WP 2207 A', '2906 0564 00', '4320 01 523 8841'
 _TABLE_ROW = " | "  # how ingestion.chunker renders table rows
 
 
@@ -302,35 +143,15 @@ class SourceIndex:
             self.add(text)
 
     def add(self, text: str) -> None:
-        self._add_ids(text)
+        self.ids |= identifier_keys(text)
         for _, q in find_quantities(text):
             self._add_quantity(q.value, q.unit)
-        for m in _QUALIFIED.finditer(text):
+        for m in QUALIFIED_HOURS.finditer(text):
             self._add_quantity(m.group("value"), m.group("unit"))
         self._add_table_cells(text)
 
-    def _add_ids(self, text: str) -> None:
-        # Identifiers are added whole and, where a source spells one with spaces, as runs of
-        # up to four space-separated pieces; never cut, so WP-2207-A never yields WP-2207.
-        for m in _EN_TOKEN.finditer(text):
-            self._add_id(norm_part_number(m.group(0)))
-        runs = list(_RUN.finditer(text))
-        for i, m in enumerate(runs):
-            joined = norm_part_number(m.group(0))
-            self._add_id(joined)
-            for nxt_i in range(i + 1, min(i + _MAX_JOIN, len(runs))):
-                gap = text[runs[nxt_i - 1].end() : runs[nxt_i].start()]
-                if gap not in (" ", "\u00a0", "\u202f"):
-                    break
-                joined += norm_part_number(runs[nxt_i].group(0))
-                self._add_id(joined)
-
-    def _add_id(self, norm: str) -> None:
-        if len(norm) >= 4 and any(c.isdigit() for c in norm):
-            self.ids.add(norm)
-
     def _add_quantity(self, value: str, unit: str) -> None:
-        for end in _ends(value):
+        for end in range_ends(value):
             amount = _amount(end, unit)
             self.quantities.setdefault(amount.key[0], []).append(amount)
 
@@ -361,15 +182,15 @@ class SourceIndex:
     def supports(self, claim: Claim) -> bool:
         if claim.kind == "part_number":
             return claim.norm in self.ids
-        m = _WRITTEN_VALUE.match(claim.text)
+        m = WRITTEN_VALUE.match(claim.text)
         if not m:
             return False
-        ends, unit = _ends(m.group("value")), _unqualified(m.group("unit"))
+        ends, unit = range_ends(m.group("value")), unqualified(m.group("unit"))
         return bool(ends) and all(self._has(end, unit) for end in ends)
 
     def _has(self, number: str, unit: str) -> bool:
         claim = _amount(number, unit)
-        _, offset, scale = _affine(unit)
+        _, offset, scale = affine(unit)
         tolerance = _half_ulp(number) + 0.001 * abs(claim.value)
         for source in self.quantities.get(claim.key[0], ()):
             if source.key == claim.key:

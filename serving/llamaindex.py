@@ -20,7 +20,7 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from pydantic import PrivateAttr
 
-from ingestion.embed import Embedder
+from maint.embed import Embedder
 from retrieval.base import Hit
 from retrieval.hybrid import HybridRetriever
 from serving.generate import Generator

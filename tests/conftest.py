@@ -18,11 +18,13 @@ import pytest
 from graph.base import GraphStore
 from infra.embedded import EmbeddedFalkorDB, EmbeddedPostgres
 from infra.services import open_graph, open_pgstore
-from ingestion.embed import SentenceTransformerEmbedder
 from ingestion.pipeline import Ingestor, IngestSummary
+from maint.embed import SentenceTransformerEmbedder
+from maint.process import setup
 from maint.settings import Settings
 from retrieval.pgstore import PgStore
 
+setup()  # what the `maint` entry point does first: OpenMP wait policy, quiet loggers
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples" / "manuals"
 EXPECTED = ROOT / "data" / "samples" / "expected"

@@ -5,9 +5,10 @@ from collections import Counter
 import pytest
 
 from ingestion.chunker import chunk_blocks, to_blocks
-from ingestion.extract import cued_part_numbers, extract, norm_part_number
+from ingestion.extract import extract
 from ingestion.parsers import parse_file
-from ingestion.units import find_quantities, normalise, number
+from maint.identifiers import cued_part_numbers, norm_part_number
+from maint.units import find_quantities, normalise, number
 from tests.conftest import SAMPLES, expected
 
 MANUALS = sorted(p.name for p in SAMPLES.iterdir())

@@ -8,7 +8,8 @@ import pytest
 
 from ingestion.chunker import chunk_blocks, to_blocks
 from ingestion.parsers import parse_file
-from serving.guard import SourceIndex, canonical_unit, check, find_claims, mark_unsupported
+from maint.units import canonical_unit
+from serving.guard import SourceIndex, check, find_claims, mark_unsupported
 
 MANUALS = Path(__file__).resolve().parent.parent / "data" / "samples" / "manuals"
 BULLETIN = MANUALS / "sb-2024-07-p200-impeller.txt"

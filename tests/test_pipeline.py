@@ -14,7 +14,7 @@ import pytest
 from pypdf import PdfWriter
 
 from graph.base import GraphStore
-from ingestion.extract import norm_part_number
+from maint.identifiers import norm_part_number
 from retrieval.pgstore import PgStore
 from tests.conftest import ROOT, SAMPLES, expected
 

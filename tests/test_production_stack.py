@@ -23,8 +23,8 @@ from test_graph_docs import QUERIES, DocQuery
 
 from graph.base import GraphStore
 from infra.services import open_graph, open_pgstore
-from ingestion.embed import SentenceTransformerEmbedder
 from ingestion.pipeline import Ingestor, IngestSummary
+from maint.embed import SentenceTransformerEmbedder
 from maint.settings import Settings
 from retrieval.graph_facts import GraphRetriever
 from retrieval.keyword import KeywordRetriever

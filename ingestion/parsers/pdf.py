@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import logging
 import statistics
 from pathlib import Path
 
@@ -21,10 +20,6 @@ from pypdf.errors import PdfReadError
 from ingestion.parsers.base import HEADING_NUMBER, ParseError, clean, dehyphenate
 from ingestion.parsers.layout import Line, drop_running_lines, lines_to_elements
 from maint.domain import ParsedDocument
-
-# pypdf logs what it repairs or cannot read ("EOF marker not found") with no file name; a
-# damaged file gets maint's own message instead, naming the file and what to do.
-logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 _ROW_TOLERANCE = 2.0  # points: consecutive words whose tops differ less sit on one line
 

@@ -28,8 +28,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from ingestion.embed import Embedder, embedder_for
 from maint import __version__
+from maint.embed import Embedder, embedder_for
 from maint.settings import Settings
 from serving.answer import GeneratorPool
 from serving.api import chat, documents, entities, ops, pages, query

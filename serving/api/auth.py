@@ -15,13 +15,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from maint.errors import MaintError
 from maint.settings import Settings
 from serving.api.errors import ApiError
 
 _bearer = HTTPBearer(auto_error=False, description="One of the keys in MAINT_API_KEYS.")
 
 
-class BindRefused(ValueError):
+class BindRefused(MaintError, ValueError):
     """Serving on this address without API keys is not allowed."""
 
 

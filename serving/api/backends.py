@@ -21,7 +21,8 @@ import psycopg
 from graph.base import GraphStore
 from infra.embedded import EmbeddedFalkorDB, EmbeddedPostgres, ServiceError
 from infra.services import embedded_services, open_graph, open_pgstore
-from ingestion.embed import Embedder, embedder_for
+from maint.embed import Embedder, embedder_for
+from maint.errors import MaintError
 from maint.settings import Settings
 from retrieval.graph_facts import GraphRetriever
 from retrieval.pgstore import PgStore, StoreError
@@ -33,7 +34,7 @@ logger = logging.getLogger("maint.api")
 GRAPH_RETRY_S = 5.0
 
 
-class StoreUnavailable(RuntimeError):
+class StoreUnavailable(MaintError):
     """PostgreSQL cannot be reached; the message says why."""
 
 

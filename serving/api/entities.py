@@ -17,8 +17,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from graph import cypher
 from graph.base import GraphStore
-from ingestion.extract import norm_part_number
 from maint.domain import DOCUMENT_SCOPED_LABELS, SHARED_LABELS
+from maint.identifiers import norm_part_number
 from serving.api.auth import require_api_key
 from serving.api.catalog import CatalogDep
 from serving.api.errors import ApiError, error_responses

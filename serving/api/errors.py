@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from maint.errors import MaintError
 from serving.api.models import ErrorDetail, ErrorResponse
 from serving.api.observe import note
 
@@ -18,7 +19,7 @@ logger = logging.getLogger("maint.api")
 _TYPES = {401: "authentication_error", 404: "invalid_request_error", 503: "service_unavailable"}
 
 
-class ApiError(Exception):
+class ApiError(MaintError):
     """An error meant for the client: status, message and a stable code."""
 
     def __init__(

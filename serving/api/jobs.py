@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from infra.services import stores
-from ingestion.embed import Embedder
 from ingestion.pipeline import FileResult, Ingestor
+from maint.embed import Embedder
 from maint.settings import Settings
 from serving.api.models import FileOutcome, Job, Progress
 from serving.api.uploads import Stored

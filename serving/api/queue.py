@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import TypeVar
 
+from maint.errors import MaintError
 from serving.answer import GeneratorPool
 from serving.generate import Generation, Generator, Message
 from serving.schema import Mode
@@ -30,7 +31,7 @@ T = TypeVar("T")
 _cancel_flag: ContextVar[threading.Event | None] = ContextVar("maint_cancel", default=None)
 
 
-class QueueFull(Exception):
+class QueueFull(MaintError):
     """Every slot is taken; try again after ``retry_after_s``."""
 
     def __init__(self, retry_after_s: int):
@@ -38,7 +39,7 @@ class QueueFull(Exception):
         self.retry_after_s = retry_after_s
 
 
-class GenerationCancelled(Exception):
+class GenerationCancelled(MaintError):
     """The client went away; its answer was abandoned."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from maint.output import err
+from maint.process import setup
 from maint.settings import Settings
 
 
@@ -33,6 +34,7 @@ def serve(
     """
     from serving.api.auth import BindRefused, check_bind
 
+    setup()  # already done by the `maint` root; here too for a serve() called on its own
     settings: Settings = ctx.obj
     try:
         check_bind(host, settings)

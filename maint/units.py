@@ -1,9 +1,15 @@
-"""Values with units, as manuals write them, and their SI (or SI-style) equivalents."""
+"""Values with units, as manuals write them, and their SI (or SI-style) equivalents: the one
+place that knows unit spellings, factors and how a value is written.
+
+Extraction reads specs with it, the guard compares an answer's values with the sources' through
+it, and the metrics normalise answers with it, so '70 ft-lb' is '70 lbf·ft' to all of them.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # unit as written -> (normalised unit, factor to it); temperature is special-cased.
 _UNITS: dict[str, tuple[str, float]] = {
@@ -221,3 +227,106 @@ def unit_of_header(header: str) -> str | None:
     """'Torque, N·m' or 'Oil quantity (L)' -> the unit the column's bare numbers carry."""
     m = UNIT_IN_HEADER.search(header.strip())
     return m.group("unit") if m else None
+
+
+# -- comparing values -------------------------------------------------------------------------
+def affine(unit: str) -> tuple[str, float, float]:
+    """(unit_si, offset, scale) with si = offset + scale * value, from the unit table."""
+    unit_si, factor = _UNITS.get(unit, (unit, 1.0))
+    if unit in _FAHRENHEIT:
+        return unit_si, -32 * 5 / 9, 5 / 9
+    return unit_si, 0.0, factor
+
+
+UnitFamily = tuple[str, float, float]
+
+
+def family(unit: str) -> UnitFamily:
+    """Written units with the same SI unit and factor are one family: 'Nm', 'N m', 'N·m';
+    'ft-lb', 'lb-ft', 'lbf·ft'."""
+    si, offset, scale = affine(unit)
+    return si, round(offset, 3), float(f"{scale:.6g}")
+
+
+# The spelling a family of written units is shown in; units whose factor is 1 show as their
+# SI-style unit ('Nm' -> 'N·m'), the rest as listed here ('ft-lb' -> 'lbf·ft').
+_PREFERRED = (
+    "lbf·ft",
+    "lbf·in",
+    "kN·m",
+    "kgf·m",
+    "kgf·cm",
+    "in",
+    "ft",
+    "µm",
+    "cm",
+    "bar",
+    "psi",
+    "MPa",
+    "mbar",
+    "Pa",
+    "kgf/cm²",
+    "m³/min",
+    "cfm",
+    "gpm",
+    "US gal",
+    "imp gal",
+    "qt",
+    "mL",
+    "°F",
+    "hp",
+    "lb",
+    "g",
+    "kV",
+    "mV",
+    "mA",
+    "kΩ",
+    "MΩ",
+    "min",
+    "seconds",
+)
+
+
+@lru_cache(maxsize=1)
+def _preferred() -> dict[UnitFamily, str]:
+    return {family(u): u for u in reversed(_PREFERRED)}
+
+
+def canonical_unit(unit: str) -> str:
+    """One spelling per unit: 'Nm', 'N m', 'N-m' -> 'N·m'; 'ft-lb', 'lb-ft' -> 'lbf·ft'."""
+    key = family(unit)
+    if key in _preferred():
+        return _preferred()[key]
+    si, offset, scale = key
+    return si if offset == 0 and scale == 1 else unit
+
+
+_NUM = r"-?[\d,]+(?:\.\d+)?"
+_RANGE = re.compile(rf"^(?P<a>{_NUM})(?:\s?(?:–|-|to)\s?(?P<b>{_NUM}))?$")
+# A value split again into number(s) and unit ('0.016 in' has lost the ')' that
+# VALUE_WITH_UNIT wants after 'in', so it is not searched with that a second time).
+WRITTEN_VALUE = re.compile(rf"^(?P<value>{_NUM}(?:\s?(?:–|-|to)\s?{_NUM})?)\s?(?P<unit>\S.*)$")
+# '2,000 operating hours': an interval as manuals write it, read as '2,000 h' (the unit table
+# has no room for a qualifier between number and unit).
+QUALIFIED_HOURS = re.compile(
+    r"(?<![\w.,/-])(?P<value>\d{1,3}(?:,\d{3})+|\d+)\s(?:operating|running|service|engine)"
+    r"\s(?P<unit>hours?|h)\b"
+)
+
+
+def unqualified(unit: str) -> str:
+    """'operating hours' -> 'hours'."""
+    return re.sub(r"^(?:operating|running|service|engine)\s+", "", unit)
+
+
+def range_ends(value: str) -> list[str]:
+    """'3.5–5.0' -> ['3.5', '5.0']; '2,000' -> ['2000']."""
+    m = _RANGE.match(value.strip().replace("−", "-"))
+    if not m:
+        return []
+    return [e.replace(",", "") for e in (m.group("a"), m.group("b")) if e is not None]
+
+
+def value_norm(value: str, unit: str) -> str:
+    """'3.5 to 5.0', 'bar' -> '3.5–5.0 bar'; '95', 'Nm' -> '95 N·m'."""
+    return f"{'–'.join(range_ends(value)) or value} {canonical_unit(unit)}"
