@@ -22,7 +22,7 @@ from eval.dataset import EvalItem
 from eval.retrieval import evidence_rank, mrr, recall_at
 from maint.embed import Embedder
 from retrieval.hybrid import HybridRetriever
-from retrieval.pgstore import PgStore
+from retrieval.store import ChunkStore
 
 DEPTH = 20  # ranks kept per retriever: recall@20 is the deepest figure reported
 RETRIEVERS = ("bm25", "llamaindex", "dense", "keyword", "graph", "fused")
@@ -36,7 +36,7 @@ class Chunks:
     texts: list[str]
 
     @classmethod
-    def of(cls, pg: PgStore) -> Chunks:
+    def of(cls, pg: ChunkStore) -> Chunks:
         rows = [c for d in pg.list_documents() for c in pg.chunks(d.id)]
         return cls([r["id"] for r in rows], [r["text"] for r in rows])
 

@@ -38,7 +38,7 @@ from maint.embed import Embedder
 from maint.identifiers import contains_compacted, norm_part_number
 from retrieval.base import Hit
 from retrieval.graph_facts import GraphLookup, GraphRetriever
-from retrieval.pgstore import PgStore
+from retrieval.store import ChunkStore
 from serving.prompt import (
     REFUSAL,
     SYSTEM,
@@ -540,7 +540,7 @@ def _parse_extra(path: Path, index: int) -> tuple[list[_Extra], list[dict]]:
 class _Builder:
     def __init__(
         self,
-        pg: PgStore,
+        pg: ChunkStore,
         graph: GraphStore,
         embedder: Embedder,
         tokenizer: ChatTokenizer,
@@ -1103,7 +1103,7 @@ def _counts(examples: list[Example], excluded: list[dict], titles: dict[str, str
 
 
 def build_dataset(
-    pg: PgStore,
+    pg: ChunkStore,
     graph: GraphStore,
     embedder: Embedder,
     tokenizer: ChatTokenizer,

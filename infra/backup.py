@@ -43,7 +43,7 @@ from infra.services import database_url, open_graph
 from maint import __version__
 from maint.errors import MaintError
 from maint.settings import Settings
-from retrieval.pgstore import PgStore, _migrations
+from retrieval.pgstore import PgStore, migrations
 
 FORMAT = "maint-backup"
 FORMAT_VERSION = 1
@@ -509,7 +509,7 @@ def _check_compatible(settings: Settings, manifest: dict[str, Any]) -> None:
             f"embedder gives {settings.embedding_dim}; restore with the embedder that made it "
             "(MAINT_EMBEDDING_MODEL, MAINT_EMBEDDING_DIM)"
         )
-    known = {version for version, _ in _migrations()}
+    known = {version for version, _ in migrations()}
     newer = sorted(set(pg["migrations"]) - known)
     if newer:
         raise BackupError(

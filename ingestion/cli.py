@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from maint.output import cli_errors, emit_json, err, human, progress_bar
 from maint.settings import Settings
+
+if TYPE_CHECKING:
+    from ingestion.catalog import DocumentCatalog
+    from maint.domain import DocumentRecord
 
 _STYLE = {
     "added": "green",
@@ -102,12 +109,8 @@ def list_documents(
     ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
 ) -> None:
     """List ingested documents."""
-    from infra.services import open_pgstore
-
-    with cli_errors():
-        pg = open_pgstore(ctx.obj)
-        docs = pg.list_documents()
-        pg.close()
+    with cli_errors(), _catalog(ctx.obj, graph=False) as catalog:
+        docs = catalog.list()
     if as_json:
         emit_json([d.model_dump() for d in docs])
         return
@@ -129,15 +132,31 @@ def list_documents(
     human(False).print(table)
 
 
-def _resolve(pg, doc_id: str):
-    doc = pg.get_document(doc_id)
-    if doc is None:
-        err.print(
-            f"[bold red]error:[/] no document with id (or unique id prefix) {doc_id!r}; "
-            "see `maint documents list`"
-        )
-        raise typer.Exit(1)
-    return doc
+@contextlib.contextmanager
+def _catalog(settings: Settings, graph: bool = True) -> Iterator[DocumentCatalog]:
+    """The document catalog on the stores (the graph only when asked for)."""
+    from infra.services import open_pgstore, stores
+    from ingestion.catalog import DocumentCatalog
+
+    if not graph:
+        pg = open_pgstore(settings)
+        try:
+            yield DocumentCatalog(pg)
+        finally:
+            pg.close()
+        return
+    with stores(settings) as (pg, graph_store):
+        yield DocumentCatalog(pg, graph_store)
+
+
+def _resolve(catalog: DocumentCatalog, doc_id: str) -> DocumentRecord:
+    from ingestion.catalog import AmbiguousDocumentId, DocumentNotFound
+
+    try:
+        return catalog.resolve(doc_id)
+    except (DocumentNotFound, AmbiguousDocumentId) as exc:
+        err.print(f"[bold red]error:[/] {exc}; see `maint documents list`")
+        raise typer.Exit(1) from None
 
 
 @documents_app.command("show")
@@ -148,15 +167,10 @@ def show_document(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show a document: its metadata, chunks and the facts read from it."""
-    from graph import cypher
-    from infra.services import stores
-
-    with cli_errors(), stores(ctx.obj) as (pg, graph):
-        doc = _resolve(pg, doc_id)
-        rows = pg.chunks(doc.id)
-        facts: dict[str, int] = {}
-        for r in graph.run(cypher.NODES_OF_DOCUMENT, {"doc": doc.id}):
-            facts[r["label"]] = facts.get(r["label"], 0) + 1
+    with cli_errors(), _catalog(ctx.obj) as catalog:
+        doc = _resolve(catalog, doc_id)
+        rows = catalog.chunks(doc.id)
+        facts = catalog.fact_counts(doc.id)
     if as_json:
         emit_json({**doc.model_dump(), "facts": facts, "chunk_list": rows})
         return
@@ -187,17 +201,14 @@ def delete_document(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Delete a document: its chunks, and the graph facts only it supported."""
-    from infra.services import stores
-    from ingestion.pipeline import Ingestor
-
-    with cli_errors(), stores(ctx.obj) as (pg, graph):
-        doc = _resolve(pg, doc_id)
+    with cli_errors(), _catalog(ctx.obj) as catalog:
+        doc = _resolve(catalog, doc_id)
         if not yes:
             if not sys.stdin.isatty():
                 err.print("[bold red]error:[/] not a terminal; pass --yes to delete")
                 raise typer.Exit(1)
             typer.confirm(f"Delete {doc.title!r} ({doc.id})?", abort=True)
-        Ingestor(ctx.obj, pg, graph).delete(doc.id)
+        catalog.delete(doc.id)
     if as_json:
         emit_json({"deleted": doc.model_dump()})
     else:

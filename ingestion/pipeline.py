@@ -31,7 +31,7 @@ from ingestion.parsers import SUPPORTED_SUFFIXES, ParseError, parse_file
 from maint.domain import DocumentRecord
 from maint.embed import Embedder
 from maint.settings import Settings
-from retrieval.pgstore import PgStore
+from retrieval.store import ChunkStore
 
 Status = Literal["added", "updated", "unchanged", "failed", "skipped"]
 
@@ -120,7 +120,7 @@ class Ingestor:
     def __init__(
         self,
         settings: Settings,
-        pg: PgStore,
+        pg: ChunkStore,
         graph: GraphStore,
         embedder: Embedder | None = None,
         extractor: Extractor | None = None,
@@ -148,8 +148,7 @@ class Ingestor:
 
     def delete(self, doc_id: str) -> bool:
         """Delete a document: its chunks, and the facts only it supported."""
-        self.graph.delete_document(doc_id)
-        return self.pg.delete_document(doc_id)
+        return remove_document(self.pg, self.graph, doc_id)
 
     # -- ingestion --------------------------------------------------------------------
     def ingest(
@@ -314,6 +313,13 @@ class Ingestor:
             relations=len(facts.edges),
             seconds=time.perf_counter() - t0,
         )
+
+
+def remove_document(pg: ChunkStore, graph: GraphStore, doc_id: str) -> bool:
+    """Graph first, then PostgreSQL: interrupted in between, the document is still complete
+    there, and deleting it again (or ``recover()``) finishes the job."""
+    graph.delete_document(doc_id)
+    return pg.delete_document(doc_id)
 
 
 def _reraise_interrupt(exc: BaseException) -> None:

@@ -52,7 +52,7 @@ class Hit:
 
     @classmethod
     def from_row(cls, row: dict, retriever: str) -> Hit:
-        """From a PgStore search row (see ``_HIT_COLUMNS`` there)."""
+        """From a chunk store search row (see ``retrieval.store.ChunkStore``)."""
         return cls(
             chunk_id=row["chunk_id"],
             document_id=row["document_id"],

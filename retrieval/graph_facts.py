@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from graph import cypher
 from graph.base import GraphStore
 from retrieval.base import Fact, Hit
-from retrieval.pgstore import PgStore
 from retrieval.query import identifier_candidates, terms
+from retrieval.store import ChunkStore
 
 # What a spec's (SI) unit measures, in the words technicians ask with.
 _MEASURES = {
@@ -84,7 +84,7 @@ class GraphLookup:
 class GraphRetriever:
     name = "graph"
 
-    def __init__(self, graph: GraphStore, pg: PgStore, max_facts: int = 12):
+    def __init__(self, graph: GraphStore, pg: ChunkStore, max_facts: int = 12):
         self.graph = graph
         self.pg = pg
         self.max_facts = max_facts

@@ -17,8 +17,8 @@ from retrieval.base import Fact, Hit
 from retrieval.fusion import rrf
 from retrieval.graph_facts import GraphLookup, GraphRetriever
 from retrieval.keyword import KeywordRetriever
-from retrieval.pgstore import PgStore
 from retrieval.query import identifier_candidates
+from retrieval.store import ChunkStore
 from retrieval.vector import VectorRetriever
 
 
@@ -45,7 +45,7 @@ class HybridRetriever:
     def __init__(
         self,
         settings: Settings,
-        pg: PgStore,
+        pg: ChunkStore,
         embedder: Embedder,
         graph: GraphRetriever | None = None,
     ):

@@ -7,14 +7,14 @@ get the chunk with that one, so identifiers are matched letters-and-digits only.
 from __future__ import annotations
 
 from retrieval.base import Hit
-from retrieval.pgstore import PgStore
 from retrieval.query import identifier_candidates
+from retrieval.store import ChunkStore
 
 
 class KeywordRetriever:
     name = "keyword"
 
-    def __init__(self, pg: PgStore):
+    def __init__(self, pg: ChunkStore):
         self.pg = pg
 
     def retrieve(self, query: str, k: int) -> list[Hit]:

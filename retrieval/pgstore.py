@@ -1,9 +1,10 @@
-"""PostgreSQL + pgvector store for documents and chunks.
+"""The chunk store (``retrieval.store.ChunkStore``) in PostgreSQL + pgvector.
 
 A document is written as ``pending`` with all its chunks in one transaction, its graph facts
 are written next, and only then is it flipped to ``complete`` (replacing any older version of
 the same file) in a second transaction. Readers see only complete documents, so a crash at
 any point leaves the store consistent; ``recover()`` clears what a crash left pending.
+The schema is ``retrieval/migrations/*.sql``, applied in order on connect.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pgvector.psycopg import register_vector
 from psycopg.rows import dict_row
 
 from maint.domain import Chunk, DocumentRecord
-from maint.errors import MaintError
+from retrieval.store import ChunkStore, StoreError
 
 _DOC_COLUMNS = (
     "id, sha256, source_path, title, format, pages, bytes, status, chunk_count AS chunks, "
@@ -40,11 +41,8 @@ _COMPACT = "c.compact"
 COMMON_LEXEME_ROWS = 2000
 
 
-class StoreError(MaintError):
-    """The database is unreachable or not in the expected shape; the message says why."""
-
-
-def _migrations() -> list[tuple[int, str]]:
+def migrations() -> list[tuple[int, str]]:
+    """(version, SQL) of every schema migration this maint knows, in order."""
     folder = resources.files("retrieval") / "migrations"
     found = []
     for entry in folder.iterdir():
@@ -53,7 +51,7 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-class PgStore:
+class PgStore(ChunkStore):
     """Documents and chunks in PostgreSQL. One connection; not shared across threads."""
 
     def __init__(self, url: str, embedding_dim: int):
@@ -89,7 +87,7 @@ class PgStore:
             )
             rows = self.conn.execute("SELECT version FROM schema_migrations")
             done = {r["version"] for r in rows}
-            for version, sql in _migrations():
+            for version, sql in migrations():
                 if version in done:
                     continue
                 self.conn.execute(sql.replace("{dim}", str(self.dim)))
@@ -116,10 +114,6 @@ class PgStore:
     def _docs(self, where: str, params: Sequence = ()) -> list[DocumentRecord]:
         rows = self.conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents {where}", params)
         return [DocumentRecord(**r) for r in rows]
-
-    def get_document(self, doc_id: str) -> DocumentRecord | None:
-        found = self._docs("WHERE id = %s OR id LIKE %s", (doc_id, f"{doc_id}%"))
-        return found[0] if len(found) == 1 else None
 
     def find_by_sha(self, sha256: str) -> DocumentRecord | None:
         found = self._docs("WHERE sha256 = %s", (sha256,))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from maint.embed import Embedder
 from retrieval.base import Hit
-from retrieval.pgstore import PgStore
+from retrieval.store import ChunkStore
 
 
 class VectorRetriever:
     name = "vector"
 
-    def __init__(self, pg: PgStore, embedder: Embedder, ef_search: int = 40):
+    def __init__(self, pg: ChunkStore, embedder: Embedder, ef_search: int = 40):
         self.pg = pg
         self.embedder = embedder
         self.ef_search = ef_search

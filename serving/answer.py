@@ -21,7 +21,7 @@ from maint.embed import Embedder
 from maint.settings import Settings
 from retrieval.graph_facts import GraphRetriever
 from retrieval.hybrid import HybridRetriever, Retrieval
-from retrieval.pgstore import PgStore
+from retrieval.store import ChunkStore
 from serving import guard
 from serving.extractive import extractive_answer
 from serving.generate import Generator, load_generator
@@ -54,7 +54,7 @@ class Answerer:
     def __init__(
         self,
         settings: Settings,
-        pg: PgStore,
+        pg: ChunkStore,
         embedder: Embedder,
         graph: GraphRetriever | None,
         generators: GeneratorPool | None = None,

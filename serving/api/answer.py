@@ -8,7 +8,7 @@ import time
 import psycopg
 from fastapi import Request
 
-from retrieval.pgstore import StoreError
+from retrieval.store import StoreError
 from serving.api.backends import StoreUnavailable, short
 from serving.api.deps import ServingState
 from serving.api.errors import ApiError

@@ -25,7 +25,8 @@ from maint.embed import Embedder, embedder_for
 from maint.errors import MaintError
 from maint.settings import Settings
 from retrieval.graph_facts import GraphRetriever
-from retrieval.pgstore import PgStore, StoreError
+from retrieval.pgstore import PgStore
+from retrieval.store import StoreError
 from serving.answer import Answerer, GeneratorPool
 from serving.api.models import Check, Readiness
 

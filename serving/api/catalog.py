@@ -24,7 +24,8 @@ from fastapi.concurrency import run_in_threadpool
 from graph.base import GraphStore
 from infra.services import open_pgstore
 from maint.settings import Settings
-from retrieval.pgstore import PgStore, StoreError
+from retrieval.pgstore import PgStore
+from retrieval.store import StoreError
 from serving.api.backends import Backends, connect_only, short
 from serving.api.errors import ApiError
 from serving.api.jobs import IngestJobs

@@ -17,10 +17,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Path, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from graph import cypher
-from ingestion.pipeline import Ingestor
+from ingestion.catalog import AmbiguousDocumentId, DocumentCatalog, DocumentNotFound, fact_counts
 from maint.domain import DocumentRecord
-from retrieval.pgstore import PgStore
+from retrieval.store import ChunkStore
 from serving.api.auth import require_api_key
 from serving.api.catalog import Catalog, CatalogDep
 from serving.api.errors import ApiError, error_responses
@@ -46,27 +45,16 @@ def _info(doc: DocumentRecord) -> DocumentInfo:
     return DocumentInfo.model_validate(doc.model_dump(include=set(DocumentInfo.model_fields)))
 
 
-def _resolve(pg: PgStore, doc_id: str) -> DocumentRecord:
+def _resolve(documents: DocumentCatalog, doc_id: str) -> DocumentRecord:
     """A complete document by id or unique id prefix; 404 / 409 otherwise."""
-    found = [d for d in pg.list_documents() if d.id.startswith(doc_id.lower())]
-    exact = [d for d in found if d.id == doc_id.lower()]
-    if exact:
-        return exact[0]
-    if not found:
+    try:
+        return documents.resolve(doc_id)
+    except DocumentNotFound as exc:
         raise ApiError(
-            404,
-            f"no document with id (or unique id prefix) {doc_id!r}; GET /v1/documents lists them",
-            "document_not_found",
-            param="id",
-        )
-    if len(found) > 1:
-        raise ApiError(
-            409,
-            f"{doc_id!r} is the prefix of {len(found)} document ids; give more of the id",
-            "ambiguous_id",
-            param="id",
-        )
-    return found[0]
+            404, f"{exc}; GET /v1/documents lists them", "document_not_found", param="id"
+        ) from None
+    except AmbiguousDocumentId as exc:
+        raise ApiError(409, str(exc), "ambiguous_id", param="id") from None
 
 
 @router.post(
@@ -112,7 +100,7 @@ def get_job(job_id: Annotated[str, Path(pattern=JOB_ID_PATTERN)], catalog: Catal
 @router.get("/v1/documents", response_model=DocumentList, responses=error_responses(401, 503))
 async def list_documents(catalog: CatalogDep) -> DocumentList:
     """Every stored document, as `maint documents list` shows them."""
-    docs = await catalog.with_pg(lambda pg: pg.list_documents())
+    docs = await catalog.with_pg(lambda pg: DocumentCatalog(pg).list())
     return DocumentList(documents=[_info(d) for d in docs])
 
 
@@ -124,9 +112,10 @@ async def list_documents(catalog: CatalogDep) -> DocumentList:
 async def get_document(doc_id: DocId, catalog: CatalogDep) -> DocumentDetail:
     """A document's metadata, its chunks (pages, sections) and the facts read from it."""
 
-    def read(pg: PgStore) -> tuple[DocumentRecord, list[dict]]:
-        doc = _resolve(pg, doc_id)
-        return doc, pg.chunks(doc.id)
+    def read(pg: ChunkStore) -> tuple[DocumentRecord, list[dict]]:
+        documents = DocumentCatalog(pg)
+        doc = _resolve(documents, doc_id)
+        return doc, documents.chunks(doc.id)
 
     doc, rows = await catalog.with_pg(read)
     facts, warnings = await run_in_threadpool(_facts_of, catalog, doc.id)
@@ -145,13 +134,9 @@ def _facts_of(catalog: Catalog, doc_id: str) -> tuple[dict[str, int], list[str]]
     if graph is None:
         return {}, ["graph store unavailable; facts not counted"]
     try:
-        rows = graph.run(cypher.NODES_OF_DOCUMENT, {"doc": doc_id})
+        return fact_counts(graph, doc_id), []
     except Exception as exc:  # down since it was opened: the document itself is still shown
         return {}, [f"graph store unavailable ({type(exc).__name__}); facts not counted"]
-    facts: dict[str, int] = {}
-    for r in rows:
-        facts[r["label"]] = facts.get(r["label"], 0) + 1
-    return dict(sorted(facts.items())), []
 
 
 @router.delete(
@@ -163,10 +148,11 @@ async def delete_document(doc_id: DocId, catalog: CatalogDep) -> DeletedDocument
     """Delete a document: its chunks, and the graph facts only it supported."""
     graph = catalog.require_graph()
 
-    def delete(pg: PgStore) -> DocumentRecord:
-        doc = _resolve(pg, doc_id)
+    def delete(pg: ChunkStore) -> DocumentRecord:
+        documents = DocumentCatalog(pg, graph)
+        doc = _resolve(documents, doc_id)
         try:
-            Ingestor(catalog.settings, pg, graph).delete(doc.id)
+            documents.delete(doc.id)
         except Exception as exc:
             if graph.ping():
                 raise

@@ -1,0 +1,102 @@
+"""The chunk store interface: documents and their chunks, written by ingestion and read by
+retrieval, the document catalog, training-data building and the eval.
+
+One small ABC, as ``graph.base.GraphStore`` is for the graph, so that ingestion depends on
+this interface and not on PostgreSQL (``retrieval.pgstore`` is the implementation), and a
+test or another backend can stand in for it.
+
+Consistency contract: a document is written ``pending`` with all its chunks at once, made
+``complete`` (replacing older versions of the same file) at once, and readers see only
+complete documents, so a crash at any point leaves the store consistent.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from maint.domain import Chunk, DocumentRecord
+from maint.errors import MaintError
+
+
+class StoreError(MaintError):
+    """The database is unreachable or not in the expected shape; the message says why."""
+
+
+class ChunkStore(ABC):
+    """Documents and chunks. One instance is used by one thread at a time."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # -- documents ----------------------------------------------------------------------
+    @abstractmethod
+    def find_by_sha(self, sha256: str) -> DocumentRecord | None:
+        """The version with this content hash, pending or complete."""
+
+    @abstractmethod
+    def find_by_source(self, source_path: str) -> list[DocumentRecord]:
+        """Complete documents ingested from this path."""
+
+    @abstractmethod
+    def list_documents(self, include_pending: bool = False) -> list[DocumentRecord]:
+        """Every (complete) document, by source path."""
+
+    @abstractmethod
+    def pending_documents(self) -> list[DocumentRecord]: ...
+
+    @abstractmethod
+    def complete_ids(self) -> set[str]: ...
+
+    @abstractmethod
+    def write_pending(
+        self, doc: DocumentRecord, chunks: Sequence[Chunk], embeddings: np.ndarray
+    ) -> None:
+        """Store a new document version and its chunks, invisible until ``complete``."""
+
+    @abstractmethod
+    def complete(self, doc_id: str, replaces: Iterable[str] = ()) -> None:
+        """Make a pending document visible and drop the versions it replaces, atomically."""
+
+    @abstractmethod
+    def move(self, doc_id: str, source_path: str) -> None:
+        """Record that identical content now lives at another path."""
+
+    @abstractmethod
+    def delete_document(self, doc_id: str) -> bool:
+        """Delete a document and its chunks; False when there was none."""
+
+    @abstractmethod
+    def chunks(self, doc_id: str) -> list[dict]:
+        """A document's chunks in order: id, ordinal, section_path, pages, tokens, text."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Complete documents, their pages and chunks."""
+
+    # -- search: complete documents only; a row per chunk with what a citation needs --------
+    # (chunk_id, document_id, document = title, source_path, section, page_start, page_end,
+    # text, tokens, score), read by ``retrieval.base.Hit.from_row``.
+    @abstractmethod
+    def vector_search(
+        self, embedding: np.ndarray, k: int, ef_search: int = 40, exact: bool = False
+    ) -> list[dict]:
+        """Nearest chunks by cosine similarity (``score`` = 1 - distance)."""
+
+    @abstractmethod
+    def keyword_search(self, query: str, identifiers: Sequence[str], k: int) -> list[dict]:
+        """Full-text search with the question's words, plus a bonus per identifier (compacted
+        part number) a chunk contains however spelled."""
+
+    @abstractmethod
+    def chunks_by_ids(self, ids: Sequence[str]) -> list[dict]:
+        """Chunks by id, in no particular order."""
+
+    # -- ingestion runs -----------------------------------------------------------------
+    @abstractmethod
+    def start_run(self) -> int: ...
+
+    @abstractmethod
+    def finish_run(self, run_id: int, summary: dict) -> None: ...
