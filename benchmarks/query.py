@@ -386,18 +386,13 @@ def load_synthetic(pg, total: int, sigma: float, seed: int = 0) -> dict:
 
 def time_answers(settings, pg, embedder, graph, items, count: int, budget_s: float) -> dict:
     """End-to-end hybrid answers for ``count`` answerable dev questions spread over the set."""
-    try:
-        from serving import guard  # noqa: F401  (the answerer needs it; fail here, clearly)
-        from serving.answer import Answerer
-        from serving.generate import bundled_model_path
-    except Exception as exc:  # the serving package is being finished elsewhere
-        return {"skipped": f"serving.answer / serving.guard not importable: {exc!r}"}
-    from retrieval.graph_facts import GraphRetriever
+    from serving.answering.factory import build_answerer
+    from serving.answering.models import bundled_model_path
 
     answerable = [i for i in items if i.answerable]
     step = max(len(answerable) // count, 1)
     chosen = answerable[::step][:count]
-    answerer = Answerer(settings, pg, embedder, GraphRetriever(graph, pg))
+    answerer = build_answerer(settings, pg, graph, embedder)
     convert_s = 0.0
     if settings.generator == "local" and not settings.model:
         t0 = time.perf_counter()

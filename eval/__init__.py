@@ -1,1 +1,2 @@
-"""Evaluation: RAGAS and domain metrics (next issues)."""
+"""Evaluation: every question of a set answered in each mode and scored (domain metrics,
+RAGAS), retrieval measured against baselines, and a report written."""

@@ -6,7 +6,7 @@ when the chunk holds the question's gold evidence (``eval.retrieval.evidence_ran
 - ``bm25``: BM25 (bm25s, English stopwords) over the chunk texts: the classic keyword
   baseline.
 - ``llamaindex``: LlamaIndex's plain ``VectorStoreIndex`` retriever over the same chunks with
-  the same embedder (``serving.llamaindex.MaintEmbedding``): what a default LlamaIndex RAG
+  the same embedder (``serving.answering.llamaindex.MaintEmbedding``): what a default LlamaIndex RAG
   pipeline would retrieve.
 - ``dense``, ``keyword``, ``graph``: maint's single retrievers (pgvector HNSW; Postgres
   full-text with exact part-number matching; graph lookups).
@@ -71,7 +71,7 @@ class LlamaIndexVectors:
         from llama_index.core import VectorStoreIndex
         from llama_index.core.schema import TextNode
 
-        from serving.llamaindex import MaintEmbedding
+        from serving.answering.llamaindex import MaintEmbedding
 
         nodes = [TextNode(id_=i, text=t) for i, t in zip(chunks.ids, chunks.texts, strict=True)]
         index = VectorStoreIndex(nodes, embed_model=MaintEmbedding(embedder), show_progress=False)

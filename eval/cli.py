@@ -15,7 +15,7 @@ from rich.table import Table
 
 from maint.output import cli_errors, emit_json, err, human, progress_bar
 from maint.settings import Settings
-from serving.schema import MODES
+from serving.answering.schema import MODES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SET = ROOT / "data" / "eval" / "dev.jsonl"
@@ -165,7 +165,7 @@ def evaluate(
 
 def _absolute_adapter(settings: Settings, adapter: str | None) -> str | None:
     """An adapter named in the main workspace stays usable from an isolated one."""
-    from serving.generate import resolve_adapter
+    from serving.answering.models import resolve_adapter
 
     name = adapter or settings.adapter
     return str(resolve_adapter(settings, name)) if name else None
@@ -234,20 +234,15 @@ def _train(settings: Settings, dataset: Path, config: Path) -> str:
 def _run(settings: Settings, dataset: Path, items, modes, adapter, judge) -> dict:
     from eval.baselines import Chunks
     from eval.runner import EvalSetup, run, work_units
-    from infra.services import stores
-    from maint.embed import embedder_for
-    from retrieval.graph_facts import GraphRetriever
-    from serving.answer import Answerer
+    from serving.answering.factory import open_answerer
 
     setup = EvalSetup(dataset=dataset, modes=modes, adapter=adapter, judge=judge)
-    with stores(settings) as (pg, graph):
-        if not pg.counts()["chunks"]:
+    with open_answerer(settings) as answerer:
+        if not answerer.pg.counts()["chunks"]:
             raise FileNotFoundError(
                 f"nothing is ingested in {settings.data_dir}: run `maint ingest "
                 "data/samples/manuals` first, or pass --docs YOUR_MANUALS"
             )
-        embedder = embedder_for(settings)
-        answerer = Answerer(settings, pg, embedder, GraphRetriever(graph, pg))
         total = work_units(items, modes)
         with progress_bar(TimeRemainingColumn()) as progress:
             task = progress.add_task("evaluating", total=total)
@@ -260,7 +255,8 @@ def _run(settings: Settings, dataset: Path, items, modes, adapter, judge) -> dic
                     logged[0] = done[0] * 10 // total
                     err.print(f"{what}: {done[0]}/{total}", highlight=False)
 
-            return run(setup, items, settings, answerer, embedder, Chunks.of(pg), tick)
+            chunks = Chunks.of(answerer.pg)
+            return run(setup, items, settings, answerer, answerer.embedder, chunks, tick)
 
 
 def _print_summary(results: dict, folder: Path) -> None:

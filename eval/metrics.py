@@ -17,7 +17,7 @@ from eval.retrieval import evidence_rank
 from maint.identifiers import dash_nsns
 from maint.units import VALUE_WITH_UNIT, value_norm
 from retrieval.query import terms
-from serving.guard import Claim, SourceIndex, check_against, find_claims
+from serving.answering.guard import Claim, SourceIndex, check_against, find_claims
 
 REFUSAL = "not in the documentation"
 

@@ -25,9 +25,9 @@ from eval.ragas_metrics import Judge, RagasSample, ragas_scores
 from maint import __version__
 from maint.embed import Embedder
 from maint.settings import Settings
-from serving.answer import Answerer
-from serving.guard import SourceIndex
-from serving.schema import Answer, Mode
+from serving.answering.answer import Answerer
+from serving.answering.guard import SourceIndex
+from serving.answering.schema import Answer, Mode
 
 # What each summary figure means; copied into results.json and the report.
 DEFINITIONS: dict[str, str] = {

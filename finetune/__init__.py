@@ -1,1 +1,2 @@
-"""Fine-tuning: training data from the ingested manuals, QLoRA/LoRA training (next issue)."""
+"""Fine-tuning: training data built from the ingested manuals and QLoRA/LoRA training of
+the generator's adapters."""

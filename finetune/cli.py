@@ -56,7 +56,7 @@ def dataset(
     from finetune.dataset import DatasetConfig, build_dataset
     from infra.services import stores
     from maint.embed import embedder_for
-    from serving.generate import bundled_model_path
+    from serving.answering.models import bundled_model_path
 
     settings: Settings = ctx.obj
     out_dir = out or dataset_dir(settings)
@@ -144,7 +144,7 @@ def train(
     """
     from finetune.config import TrainConfig
     from finetune.train import train as run_training
-    from serving.generate import bundled_model_path
+    from serving.answering.models import bundled_model_path
 
     settings: Settings = ctx.obj
     folder = data or dataset_dir(settings)
@@ -264,7 +264,8 @@ def merge(
     """Merge an adapter into its base model, for engines that cannot load adapters.
 
     Writes a plain Hugging Face model folder (weights + tokenizer) to --out."""
-    from serving.generate import GeneratorError, bundled_model_path, resolve_adapter
+    from serving.answering.generate import GeneratorError
+    from serving.answering.models import bundled_model_path, resolve_adapter
 
     settings: Settings = ctx.obj
     with cli_errors():

@@ -6,7 +6,7 @@ Why it is built the way it is:
   warnings, intervals), several technician phrasings each; answers carry the values and part
   numbers exactly as the manual writes them (both units where it gives both, and the
   condition), so the guard has nothing to strike out at inference time.
-- Two chat formats, exactly what ``serving.answer`` sends: closed book
+- Two chat formats, exactly what ``serving.answering.answer`` sends: closed book
   (``closed_book_messages`` + answer, for ``ft`` mode) and RAFT (``build_messages`` with the
   oracle chunk among distractor chunks, sometimes distractors only -> refusal, for ``hybrid``).
 - No leakage: every question is compared with the eval questions by normalised text and
@@ -39,7 +39,7 @@ from maint.identifiers import contains_compacted, norm_part_number
 from retrieval.base import Hit
 from retrieval.graph_facts import GraphLookup, GraphRetriever
 from retrieval.store import ChunkStore
-from serving.prompt import (
+from serving.answering.prompt import (
     REFUSAL,
     SYSTEM,
     SYSTEM_CLOSED_BOOK,

@@ -1,7 +1,7 @@
 """What every retriever returns: scored chunks with their provenance, and graph facts.
 
 Retrievers sit behind one small protocol so the hybrid retriever (and LlamaIndex, through
-``retrieval.llamaindex``) can combine any of them; a new backend is one class.
+``serving.answering.llamaindex``) can combine any of them; a new backend is one class.
 """
 
 from __future__ import annotations

@@ -1,1 +1,2 @@
-"""Serving: the OpenAI-compatible chat API (next issues)."""
+"""Serving: the answering core (``serving.answering``) and the two ways it is delivered,
+``maint ask`` (``serving.cli``) and the HTTP API (``serving.api``), thin layers on top."""

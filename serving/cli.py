@@ -12,7 +12,7 @@ from rich.table import Table
 
 from maint.output import cli_errors, emit_json, err, human
 from maint.settings import Settings
-from serving.schema import Answer
+from serving.answering.schema import Answer
 
 
 def ask(
@@ -59,11 +59,8 @@ def ask(
 
       printf 'q1\\nq2\\n' | maint ask --json
     """
-    from infra.services import stores
-    from maint.embed import embedder_for
-    from retrieval.graph_facts import GraphRetriever
-    from serving.answer import Answerer
-    from serving.schema import MODES
+    from serving.answering.factory import open_answerer
+    from serving.answering.schema import MODES
 
     settings: Settings = ctx.obj
     if mode not in MODES:
@@ -75,8 +72,7 @@ def ask(
     if question is None and sys.stdin.isatty():
         err.print("Reading questions from stdin, one per line (Ctrl-D to end) …")
 
-    with cli_errors(), stores(settings) as (pg, graph):
-        answerer = Answerer(settings, pg, embedder_for(settings), GraphRetriever(graph, pg))
+    with cli_errors(), open_answerer(settings) as answerer:
         questions = [question] if question is not None else _stdin_lines()
         for q in questions:
             result = answerer.ask(q, mode=mode, adapter=adapter, show_context=show_context)  # type: ignore[arg-type]

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import pytest
 
 from retrieval.graph_facts import GraphRetriever
-from serving.answer import Answerer, GeneratorPool
-from serving.extractive import UNVERIFIED_LEAD
-from serving.generate import Generation
-from serving.prompt import REFUSAL
+from serving.answering.answer import Answerer, GeneratorPool
+from serving.answering.extractive import UNVERIFIED_LEAD
+from serving.answering.generate import Generation
+from serving.answering.prompt import REFUSAL
 
 pytestmark = pytest.mark.slow
 TORQUE_Q = "What torque does the impeller nut on a P-200 with lock washer WP-2207-A get?"

@@ -29,12 +29,12 @@ from pydantic import SecretStr
 
 from infra.embedded import EmbeddedFalkorDB, EmbeddedPostgres
 from maint.settings import Settings
-from serving.answer import GeneratorPool
+from serving.answering.answer import GeneratorPool
+from serving.answering.generate import Generation
+from serving.answering.schema import Answer
 from serving.api.app import create_app
 from serving.api.auth import BindRefused, check_bind
 from serving.api.observe import JsonFormatter
-from serving.generate import Generation
-from serving.schema import Answer
 from tests.conftest import ROOT, _workspace
 from tests.test_answer import TORQUE_Q
 from tests.test_pipeline import GEARBOX

@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from infra.embedded import EmbeddedFalkorDB
-from serving.answer import GeneratorPool
+from serving.answering.answer import GeneratorPool
 from serving.api.app import create_app
 from serving.api.uploads import safe_name
 from tests.conftest import SAMPLES

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.answer import GeneratorPool
+from serving.answering.answer import GeneratorPool
 from serving.api.app import create_app
 from tests.test_api import running
 from tests.test_pipeline import GEARBOX

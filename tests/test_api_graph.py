@@ -18,7 +18,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from serving.answer import GeneratorPool
+from serving.answering.answer import GeneratorPool
 from serving.api.app import create_app
 from serving.api.pages import STATIC
 from tests.conftest import ROOT

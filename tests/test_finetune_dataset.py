@@ -25,8 +25,8 @@ from finetune.dataset import (
     build_dataset,
     normalise,
 )
-from serving.generate import bundled_model_path
-from serving.prompt import REFUSAL, SYSTEM, SYSTEM_CLOSED_BOOK, closed_book_messages
+from serving.answering.models import bundled_model_path
+from serving.answering.prompt import REFUSAL, SYSTEM, SYSTEM_CLOSED_BOOK, closed_book_messages
 
 GENERATED = ("spec", "part", "procedure", "safety", "interval", "unanswerable")
 

@@ -11,8 +11,9 @@ import torch
 from finetune.config import TrainConfig
 from finetune.train import compute_dtype, length_grouped_batches, train
 from maint.settings import Settings
-from serving.generate import LocalGenerator, bundled_model_path
-from serving.prompt import closed_book_messages
+from serving.answering.generate import LocalGenerator
+from serving.answering.models import bundled_model_path
+from serving.answering.prompt import closed_book_messages
 
 pytestmark = pytest.mark.slow
 PAIRS = [

@@ -19,12 +19,9 @@ from pathlib import Path
 import pytest
 
 from maint.settings import Settings
-from serving.generate import (
+from serving.answering.generate import Generation, GeneratorError, LocalGenerator, OpenAIGenerator
+from serving.answering.models import (
     BUNDLED_MODEL,
-    Generation,
-    GeneratorError,
-    LocalGenerator,
-    OpenAIGenerator,
     bundled_model_path,
     load_generator,
     resolve_adapter,
@@ -141,7 +138,7 @@ def test_stream_closed_early_stops_generation(local: LocalGenerator) -> None:
 def test_long_prompt_is_cut_from_the_left(local: LocalGenerator, monkeypatch, caplog) -> None:
     monkeypatch.setattr(local, "context_length", 64)  # SmolLM2's real 8192 would take minutes
     long = [{"role": "user", "content": "check the seals " * 100 + "What is checked?"}]
-    with caplog.at_level(logging.WARNING, logger="serving.generate"):
+    with caplog.at_level(logging.WARNING, logger="serving.answering.generate"):
         gen = local.generate(long, max_new_tokens=8)
     assert gen.prompt_tokens == 64 - 8
     assert "keeping the last 56" in caplog.text

@@ -9,7 +9,7 @@ import pytest
 from ingestion.chunker import chunk_blocks, to_blocks
 from ingestion.parsers import parse_file
 from maint.units import canonical_unit
-from serving.guard import SourceIndex, check, find_claims, mark_unsupported
+from serving.answering.guard import SourceIndex, check, find_claims, mark_unsupported
 
 MANUALS = Path(__file__).resolve().parent.parent / "data" / "samples" / "manuals"
 BULLETIN = MANUALS / "sb-2024-07-p200-impeller.txt"
@@ -267,7 +267,7 @@ def test_spaced_codes_without_a_cue():
 
 
 def test_a_value_must_be_in_the_source_it_cites():
-    from serving.guard import SourceIndex, check, check_citations
+    from serving.answering.guard import SourceIndex, check, check_citations
 
     sources = {
         1: SourceIndex(["Radiator cap opening pressure 0.9 bar."]),

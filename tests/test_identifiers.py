@@ -14,7 +14,7 @@ from maint.identifiers import (
     tokens,
 )
 from retrieval.query import identifier_candidates
-from serving.guard import find_claims
+from serving.answering.guard import find_claims
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from eval.metrics import (
 )
 from ingestion.chunker import chunk_blocks, to_blocks
 from ingestion.parsers import parse_file
-from serving.guard import SourceIndex
+from serving.answering.guard import SourceIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = [json.loads(line) for line in (ROOT / "data/eval/dev.jsonl").read_text().splitlines()]

@@ -29,8 +29,8 @@ from maint.settings import Settings
 from retrieval.graph_facts import GraphRetriever
 from retrieval.keyword import KeywordRetriever
 from retrieval.pgstore import PgStore
-from serving.answer import Answerer, GeneratorPool
-from serving.prompt import REFUSAL
+from serving.answering.answer import Answerer, GeneratorPool
+from serving.answering.prompt import REFUSAL
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples" / "manuals"

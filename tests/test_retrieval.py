@@ -165,8 +165,8 @@ def test_fusion_beats_every_single_retriever_and_the_baselines_on_the_dev_set(hy
 def test_llamaindex_query_engine_with_maint_retriever_and_llm(hybrid, corpus):
     from llama_index.core.query_engine import RetrieverQueryEngine
 
-    from serving.answer import GeneratorPool
-    from serving.llamaindex import MaintLLM, MaintRetriever
+    from serving.answering.answer import GeneratorPool
+    from serving.answering.llamaindex import MaintLLM, MaintRetriever
 
     llm = MaintLLM(GeneratorPool(corpus.settings).get(None), num_output=40)
     engine = RetrieverQueryEngine.from_args(MaintRetriever(hybrid), llm=llm)

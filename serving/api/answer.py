@@ -9,14 +9,14 @@ import psycopg
 from fastapi import Request
 
 from retrieval.store import StoreError
+from serving.answering.generate import GeneratorError
+from serving.answering.prompt import clean_question
+from serving.answering.schema import Answer, Mode
 from serving.api.backends import StoreUnavailable, short
 from serving.api.deps import ServingState
 from serving.api.errors import ApiError
 from serving.api.observe import note
 from serving.api.queue import GenerationCancelled, QueueFull
-from serving.generate import GeneratorError
-from serving.prompt import clean_question
-from serving.schema import Answer, Mode
 
 NO_GRAPH = "graph store unavailable; answered without graph facts"
 

@@ -31,7 +31,7 @@ from fastapi.concurrency import run_in_threadpool
 from maint import __version__
 from maint.embed import Embedder, embedder_for
 from maint.settings import Settings
-from serving.answer import GeneratorPool
+from serving.answering.answer import GeneratorPool
 from serving.api import chat, documents, entities, ops, pages, query
 from serving.api.backends import Backends, connect_only
 from serving.api.catalog import Catalog

@@ -24,10 +24,10 @@ from infra.services import embedded_services, open_graph, open_pgstore
 from maint.embed import Embedder, embedder_for
 from maint.errors import MaintError
 from maint.settings import Settings
-from retrieval.graph_facts import GraphRetriever
 from retrieval.pgstore import PgStore
 from retrieval.store import StoreError
-from serving.answer import Answerer, GeneratorPool
+from serving.answering.answer import Answerer, GeneratorPool
+from serving.answering.factory import build_answerer
 from serving.api.models import Check, Readiness
 
 logger = logging.getLogger("maint.api")
@@ -153,9 +153,8 @@ class Backends:
             if self._answerer is None:
                 if self.embedder is None:
                     self.embedder = embedder_for(self.settings, lazy=False)
-                graph = GraphRetriever(self.graph, self.pg) if self.graph is not None else None
-                self._answerer = Answerer(
-                    self.settings, self.pg, self.embedder, graph, self.generators
+                self._answerer = build_answerer(
+                    self.settings, self.pg, self.graph, self.embedder, self.generators
                 )
             return self._answerer, self.graph is not None
 

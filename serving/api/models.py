@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving.schema import Answer, Citation, Mode, Usage
+from serving.answering.schema import Answer, Citation, Mode, Usage
 
 # The model name a client picks selects the answer mode.
 MODEL_MODES: dict[str, Mode] = {"maint-hybrid": "hybrid", "maint-rag": "rag", "maint-ft": "ft"}

@@ -1,17 +1,17 @@
-"""``POST /v1/query``: the structured answer (``serving.schema.Answer``), as ``maint ask --json``
-prints it: answer, mode, citations with document/page/section, facts, verified flag,
-unsupported items, the withheld draft, timings."""
+"""``POST /v1/query``: the structured answer (``serving.answering.schema.Answer``), as
+``maint ask --json`` prints it: answer, mode, citations with document/page/section, facts,
+verified flag, unsupported items, the withheld draft, timings."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
+from serving.answering.schema import Answer
 from serving.api.answer import answer_question
 from serving.api.auth import require_api_key
 from serving.api.deps import State
 from serving.api.errors import error_responses
 from serving.api.models import QueryRequest
-from serving.schema import Answer
 
 router = APIRouter(tags=["maint"], dependencies=[Depends(require_api_key)])
 

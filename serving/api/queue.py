@@ -21,9 +21,9 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 from maint.errors import MaintError
-from serving.answer import GeneratorPool
-from serving.generate import Generation, Generator, Message
-from serving.schema import Mode
+from serving.answering.answer import GeneratorPool
+from serving.answering.generate import Generation, Generator, Message
+from serving.answering.schema import Mode
 
 T = TypeVar("T")
 

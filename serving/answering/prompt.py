@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from retrieval.base import Fact, Hit
-from serving.generate import Message
+from serving.answering.generate import Message
 
 REFUSAL = "This is not in the documentation."
 

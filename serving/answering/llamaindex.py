@@ -23,7 +23,7 @@ from pydantic import PrivateAttr
 from maint.embed import Embedder
 from retrieval.base import Hit
 from retrieval.hybrid import HybridRetriever
-from serving.generate import Generator
+from serving.answering.generate import Generator
 
 
 def to_node(hit: Hit) -> NodeWithScore:

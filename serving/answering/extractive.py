@@ -12,7 +12,7 @@ from maint.identifiers import contains_compacted
 from maint.units import find_quantities
 from retrieval.base import Fact, Hit
 from retrieval.query import identifier_candidates, terms
-from serving.prompt import neutralise
+from serving.answering.prompt import neutralise
 
 # Said first, so a quote is never read as the answer to a question the manual may not answer.
 UNVERIFIED_LEAD = "Could not verify a generated answer against the manuals. Closest source lines:"

@@ -5,7 +5,7 @@ Modes: ``rag`` = base model + vector/keyword retrieval; ``ft`` = fine-tuned adap
 book; ``hybrid`` = adapter (when one exists, else base) + vector + keyword + graph.
 
 When the guard finds an unsupported item, the answer becomes a short quote of the source
-(see ``serving.extractive``) and the draft is kept aside with the items listed: a verbatim
+(see ``serving.answering.extractive``) and the draft is kept aside with the items listed: a verbatim
 line with its page is what a technician can check. Closed-book (``ft``) answers have no
 sources to quote, so unsupported items are marked ``[unverified: …]`` in place.
 """
@@ -22,11 +22,12 @@ from maint.settings import Settings
 from retrieval.graph_facts import GraphRetriever
 from retrieval.hybrid import HybridRetriever, Retrieval
 from retrieval.store import ChunkStore
-from serving import guard
-from serving.extractive import extractive_answer
-from serving.generate import Generator, load_generator
-from serving.prompt import REFUSAL, build_messages, clean_question, closed_book_messages
-from serving.schema import Answer, Citation, Mode, Usage
+from serving.answering import guard
+from serving.answering.extractive import extractive_answer
+from serving.answering.generate import Generator
+from serving.answering.models import load_generator
+from serving.answering.prompt import REFUSAL, build_messages, clean_question, closed_book_messages
+from serving.answering.schema import Answer, Citation, Mode, Usage
 
 _CITE = re.compile(r"\[(\d{1,2})\]")
 
@@ -51,6 +52,9 @@ class GeneratorPool:
 
 
 class Answerer:
+    """Answers questions from one workspace's stores (open one with
+    ``serving.answering.factory.open_answerer``)."""
+
     def __init__(
         self,
         settings: Settings,
@@ -60,6 +64,8 @@ class Answerer:
         generators: GeneratorPool | None = None,
     ):
         self.settings = settings
+        self.pg = pg
+        self.embedder = embedder
         self.retriever = HybridRetriever(settings, pg, embedder, graph)
         self.generators = generators or GeneratorPool(settings)
 
