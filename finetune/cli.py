@@ -53,7 +53,8 @@ def dataset(
     Validation is split by held-out facts. Eval questions (verbatim or near-verbatim),
     empty answers, over-long examples, duplicates and broken lines are reported and skipped.
     """
-    from finetune.dataset import DatasetConfig, build_dataset
+    from finetune.dataset import build_dataset
+    from finetune.examples import DatasetConfig
     from infra.services import stores
     from maint.embed import embedder_for
     from serving.answering.models import bundled_model_path
