@@ -58,20 +58,19 @@ def _stores(settings: Settings) -> str:
 
 @contextlib.contextmanager
 def _backup_errors(interrupted: str) -> Iterator[None]:
-    """Backup errors end the command with their message (exit 1); Ctrl-C says what state
-    the stores or folder are in (exit 130). Store errors are ``cli_errors``'s."""
+    """Backup errors end the command with their message, unwrapped (exit 1); Ctrl-C says
+    what state the stores or folder are in (exit 130). Other errors are ``cli_errors``'s."""
     from infra.backup import BackupError
 
-    try:
-        with cli_errors():
-            try:
-                yield
-            except KeyboardInterrupt:
-                err.print(f"[yellow]interrupted.[/] {interrupted}")
-                raise typer.Exit(130) from None
-    except BackupError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+    with cli_errors():
+        try:
+            yield
+        except KeyboardInterrupt:
+            err.print(f"[yellow]interrupted.[/] {interrupted}")
+            raise typer.Exit(130) from None
+        except BackupError as exc:  # before cli_errors, which would wrap the long paths
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
 
 
 def backup(
