@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint bench clean-venv
+.PHONY: demo test test-fast install lint bench clean-venv
 
 # Virtual environment with torch pinned to the local CPU wheel first (an unpinned torch
 # pulls several GB of CUDA), then maint and its dev tools. Redone when pyproject changes.
@@ -41,6 +41,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The unit lane (tests/unit): no store, no model weights, under two minutes.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

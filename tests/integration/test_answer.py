@@ -14,9 +14,7 @@ from serving.answering.answer import Answerer, GeneratorPool
 from serving.answering.extractive import UNVERIFIED_LEAD
 from serving.answering.generate import Generation
 from serving.answering.prompt import REFUSAL
-
-pytestmark = pytest.mark.slow
-TORQUE_Q = "What torque does the impeller nut on a P-200 with lock washer WP-2207-A get?"
+from tests.helpers import TORQUE_Q
 
 
 @pytest.fixture(scope="module")

@@ -18,29 +18,21 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
 import openai
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 from infra.embedded import EmbeddedFalkorDB, EmbeddedPostgres
-from maint.settings import Settings
 from serving.answering.answer import GeneratorPool
 from serving.answering.generate import Generation
 from serving.answering.schema import Answer
 from serving.api.app import create_app
-from serving.api.auth import BindRefused, check_bind
 from serving.api.observe import JsonFormatter
-from tests.conftest import ROOT, _workspace
-from tests.test_answer import TORQUE_Q
-from tests.test_pipeline import GEARBOX
+from tests.helpers import AUTH, GEARBOX, KEY, ROOT, TORQUE_Q, running, with_, workspace
 
-KEY = "test-key-7f3a"
-AUTH = {"Authorization": f"Bearer {KEY}"}
 CITE = re.compile(r"\[\d{1,2}\]")
 GEARBOX_Q = "What torque do the CG-90 shrink disc locking screws get?"
 # SmolLM2's draft for this one names a part the sources do not back, so the guard answers with
@@ -49,35 +41,9 @@ SUPERSEDED_Q = "Which part supersedes WP-2207?"
 OFF_TOPIC_Q = "Who won the football world cup in 1998?"
 
 
-@contextmanager
-def running(app) -> Iterator[str]:
-    """The app under a real uvicorn on a free loopback port, in a thread; yields its URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 600  # start-up loads the stores and the model
-    while not server.started:
-        assert thread.is_alive(), "the server failed to start (see the log above)"
-        assert time.monotonic() < deadline, "the server did not start in time"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        sock.close()
-
-
 def as_word(item: str) -> re.Pattern:
     """``item`` standing alone: WP-2207 is not in "WP-2207-A"."""
     return re.compile(rf"(?<![\w-]){re.escape(item)}(?![\w-])")
-
-
-def with_(settings: Settings, **update) -> Settings:
-    return settings.model_copy(update=update)
 
 
 def metric(base_url: str, line_start: str) -> float | None:
@@ -127,7 +93,6 @@ def rag_completion(client):
     )
 
 
-@pytest.mark.slow
 def test_openai_client_chat(rag_completion):
     text = rag_completion.choices[0].message.content
     assert text and CITE.search(text), text
@@ -147,7 +112,6 @@ def test_openai_client_chat(rag_completion):
     assert not shown, (text, extra["unsupported"])  # the guard held over HTTP
 
 
-@pytest.mark.slow
 def test_openai_client_stream(client, rag_completion):
     stream = client.chat.completions.create(
         model="maint-rag",
@@ -166,7 +130,6 @@ def test_openai_client_stream(client, rag_completion):
     assert usage_chunk.choices == [] and usage_chunk.usage == rag_completion.usage
 
 
-@pytest.mark.slow
 def test_models_and_unknown_model(client, http):
     assert [m.id for m in client.models.list()] == ["maint-hybrid", "maint-rag", "maint-ft"]
     with pytest.raises(openai.NotFoundError) as info:
@@ -180,7 +143,6 @@ def test_models_and_unknown_model(client, http):
     assert set(raw.json()["error"]) >= {"message", "type", "code"}
 
 
-@pytest.mark.slow
 def test_query_returns_the_structured_answer(http):
     r = http.post("/v1/query", json={"question": TORQUE_Q, "mode": "hybrid"})
     assert r.status_code == 200, r.text
@@ -194,7 +156,6 @@ def test_query_returns_the_structured_answer(http):
     assert refused["refused"] and refused["fallback"] == "refusal"
 
 
-@pytest.mark.slow
 def test_bad_requests_get_clear_errors(http):
     empty = http.post("/v1/query", json={"question": "   "})
     assert empty.status_code == 400 and empty.json()["error"]["code"] == "empty_question"
@@ -216,7 +177,6 @@ def test_bad_requests_get_clear_errors(http):
         assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
 
 
-@pytest.mark.slow
 def test_api_keys(api):
     body = {"question": OFF_TOPIC_Q, "mode": "rag"}  # refused before the model: fast
     missing = httpx.post(f"{api}/v1/query", json=body, timeout=60)
@@ -234,7 +194,6 @@ def test_api_keys(api):
         bad.models.list()
 
 
-@pytest.mark.slow
 def test_health_ready_metrics_openapi(api, http, rag_completion):
     ready = httpx.get(f"{api}/ready", timeout=30)
     assert ready.status_code == 200, ready.text
@@ -265,7 +224,6 @@ def test_health_ready_metrics_openapi(api, http, rag_completion):
     assert httpx.get(f"{api}/docs").status_code == 404  # no CDN-loaded Swagger UI
 
 
-@pytest.mark.slow
 def test_one_json_log_line_per_request_without_the_question(http, caplog):
     caplog.set_level(logging.INFO, logger="maint.api.access")
     r = http.post("/v1/query", json={"question": OFF_TOPIC_Q, "mode": "rag"})
@@ -284,7 +242,6 @@ def test_one_json_log_line_per_request_without_the_question(http, caplog):
 # -- the command --------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_maint_serve_command(corpus):
     with socket.socket() as probe:  # a free port (released again for the server)
         probe.bind(("127.0.0.1", 0))
@@ -324,38 +281,6 @@ def test_maint_serve_command(corpus):
 # -- start-up refusal ---------------------------------------------------------------------
 
 
-def test_api_keys_setting_is_comma_separated(monkeypatch, tmp_path):
-    monkeypatch.setenv("MAINT_API_KEYS", " key-a, key-b ,,")
-    keys = Settings(data_dir=tmp_path).api_keys
-    assert [k.get_secret_value() for k in keys] == ["key-a", "key-b"]
-    assert "key-a" not in repr(Settings(data_dir=tmp_path))  # secrets stay out of logs
-    monkeypatch.setenv("MAINT_API_KEYS", "")
-    assert Settings(data_dir=tmp_path).api_keys == []
-
-
-def test_no_keys_means_loopback_only(tmp_path):
-    open_settings = Settings(data_dir=tmp_path)
-    for host in ("127.0.0.1", "localhost", "::1", "[::1]"):
-        check_bind(host, open_settings)
-    for host in ("0.0.0.0", "::", "192.168.1.10", "plant-server"):
-        with pytest.raises(BindRefused, match="MAINT_API_KEYS"):
-            check_bind(host, open_settings)
-    check_bind("0.0.0.0", with_(open_settings, api_keys=[SecretStr("k")]))
-
-    env = {k: v for k, v in os.environ.items() if k != "MAINT_API_KEYS"}
-    env["MAINT_DATA_DIR"] = str(tmp_path)
-    cli = subprocess.run(
-        [sys.executable, "-m", "maint.cli", "serve", "--host", "0.0.0.0", "--port", "1"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert cli.returncode == 2 and "MAINT_API_KEYS" in cli.stderr
-    assert not (tmp_path / "postgres").exists()  # refused before touching any store
-
-
 # -- the queue, with a fake slow model ----------------------------------------------------
 
 
@@ -390,7 +315,6 @@ class SlowFakeGenerator:
         return len(text.split())
 
 
-@pytest.mark.slow
 def test_full_queue_answers_503_and_a_gone_client_frees_its_slot(corpus):
     fake = SlowFakeGenerator(words=100, delay=0.05)  # 5 s an answer
     settings = with_(corpus.settings, max_queue=1)  # one answering + one waiting
@@ -463,13 +387,12 @@ def test_full_queue_answers_503_and_a_gone_client_frees_its_slot(corpus):
 @pytest.fixture(scope="module")
 def outage(tmp_path_factory, embedder, model_cache):
     """Its own stores, so stopping them never disturbs the shared corpus workspace."""
-    for ws in _workspace(tmp_path_factory.mktemp("outage"), embedder, model_cache):
+    for ws in workspace(tmp_path_factory.mktemp("outage"), embedder, model_cache):
         summary = ws.ingest(GEARBOX)
         assert not summary.failed
         yield ws
 
 
-@pytest.mark.slow
 def test_store_outages_degrade_or_503_and_recover(outage, pool):
     data_dir = outage.settings.data_dir
     app = create_app(outage.settings, generators=pool, embedder=outage.embedder)

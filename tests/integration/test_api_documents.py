@@ -15,10 +15,7 @@ from pydantic import SecretStr
 from infra.embedded import EmbeddedFalkorDB
 from serving.answering.answer import GeneratorPool
 from serving.api.app import create_app
-from serving.api.uploads import safe_name
-from tests.conftest import SAMPLES
-from tests.test_api import AUTH, KEY, running, with_
-from tests.test_pipeline import GEARBOX
+from tests.helpers import AUTH, GEARBOX, KEY, SAMPLES, running, with_
 
 BULLETIN = SAMPLES / "sb-2024-07-p200-impeller.txt"
 CORRUPT = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> truncated here"
@@ -67,7 +64,6 @@ def http(scratch, scratch_api) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.mark.slow
 def test_upload_ingests_good_files_and_reports_the_corrupt_one(http, scratch):
     files = [sample(GEARBOX), part("broken.pdf", CORRUPT, "application/pdf"), sample(BULLETIN)]
     accepted = http.post("/v1/documents", files=files)
@@ -113,7 +109,6 @@ def test_upload_ingests_good_files_and_reports_the_corrupt_one(http, scratch):
     assert len(http.get("/v1/documents").json()["documents"]) == 2
 
 
-@pytest.mark.slow
 def test_list_show_delete_document_and_read_a_chunk(http, scratch):
     job = wait_for(
         http, http.post("/v1/documents", files=[sample(GEARBOX), sample(BULLETIN)]).json()["id"]
@@ -151,7 +146,6 @@ def test_list_show_delete_document_and_read_a_chunk(http, scratch):
     assert http.get(f"/v1/documents/{gearbox}").json()["facts"] == doc["facts"]  # untouched
 
 
-@pytest.mark.slow
 def test_file_names_cannot_escape_the_upload_folder(http, scratch):
     names = ["../../etc/evil.md", "/etc/passwd.md", "..\\..\\windows\\win.md", "nul\x00byte.md"]
     body = b"# Note\n\nThe X-9 pump needs no service.\n"
@@ -194,22 +188,6 @@ def test_file_names_cannot_escape_the_upload_folder(http, scratch):
     assert wait_for(http, hand_made.json()["id"])["files"][0]["status"] == "unchanged"
 
 
-def test_safe_name():
-    assert safe_name("../../etc/x.pdf") == "x.pdf"
-    assert safe_name("/abs/path/manual.PDF") == "manual.PDF"
-    assert safe_name("C:\\Users\\me\\..\\pump manual.md") == "pump manual.md"
-    assert safe_name("a\x00b.txt") == "ab.txt"
-    assert safe_name("..") == "upload" and safe_name("") == "upload" and safe_name(None) == "upload"
-    assert safe_name(".bashrc") == "bashrc"
-    assert safe_name("pump<>|:*?.html") == "pump_.html"
-    assert safe_name("x" * 300 + ".pdf") == "x" * 116 + ".pdf"
-    for raw in ("../../a.pdf", "..\\b.md", "/c.txt", "d/../../e.htm", "\x00/../f.md"):
-        name = safe_name(raw)
-        assert "/" not in name and "\\" not in name and "\x00" not in name
-        assert not name.startswith(".")
-
-
-@pytest.mark.slow
 def test_upload_limits_answer_4xx_with_clear_messages(http, scratch, scratch_api):
     uploads = scratch.settings.uploads_dir
     before = set(uploads.iterdir()) if uploads.exists() else set()
@@ -253,7 +231,6 @@ def test_upload_limits_answer_4xx_with_clear_messages(http, scratch, scratch_api
         assert httpx.get(f"{scratch_api}{path}").status_code == 401
 
 
-@pytest.mark.slow
 def test_unknown_jobs(http):
     unknown = http.get("/v1/jobs/" + "0" * 32)
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "job_not_found"
@@ -261,7 +238,6 @@ def test_unknown_jobs(http):
     assert http.get("/v1/jobs/not-a-job").status_code == 422
 
 
-@pytest.mark.slow
 def test_graph_store_down_answers_503_and_documents_still_list(http, scratch):
     job = wait_for(http, http.post("/v1/documents", files=[sample(BULLETIN)]).json()["id"])
     doc_id = job["files"][0]["document_id"]

@@ -8,14 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from serving.answering.answer import GeneratorPool
 from serving.api.app import create_app
-from tests.test_api import running
-from tests.test_pipeline import GEARBOX
+from tests.helpers import GEARBOX, running
 
-pytestmark = pytest.mark.slow
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"  # a dev dependency
 
 

@@ -21,8 +21,7 @@ from pydantic import SecretStr
 from serving.answering.answer import GeneratorPool
 from serving.api.app import create_app
 from serving.api.pages import STATIC
-from tests.conftest import ROOT
-from tests.test_api import AUTH, KEY, running, with_
+from tests.helpers import AUTH, KEY, ROOT, running, with_
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +44,6 @@ def search(http: httpx.Client, q: str, **params) -> list[dict]:
     return r.json()["entities"]
 
 
-@pytest.mark.slow
 def test_search_finds_parts_however_spelled_and_equipment(http):
     for spelling in ("WP-2207-A", "wp2207a", "wp 2207 a", "Wp-2207-A"):
         found = search(http, spelling)
@@ -62,7 +60,6 @@ def test_search_finds_parts_however_spelled_and_equipment(http):
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_label"
 
 
-@pytest.mark.slow
 def test_entity_with_neighbours_and_sources(http, corpus):
     r = http.get("/v1/graph/entities/Part:WP2207A")
     assert r.status_code == 200, r.text
@@ -98,7 +95,6 @@ def test_entity_with_neighbours_and_sources(http, corpus):
         assert r.status_code == 404 and r.json()["error"]["code"] == "entity_not_found"
 
 
-@pytest.mark.slow
 def test_graph_endpoints_need_the_key(corpus_api):
     assert httpx.get(f"{corpus_api}/v1/graph/entities", params={"q": "x"}).status_code == 401
     assert httpx.get(f"{corpus_api}/v1/graph/entities/Part:WP2207A").status_code == 401
@@ -120,7 +116,6 @@ _REFERENCE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", re.I)
 _URL = re.compile(r"""[a-z][a-z0-9+.-]*://[^\s"'`)]*|//[a-z0-9.-]+\.[a-z]{2,}""", re.I)
 
 
-@pytest.mark.slow
 def test_pages_load_only_local_assets(corpus_api):
     for path, script in (("/", "/static/chat.js"), ("/graph", "/static/graph.js")):
         page = httpx.get(f"{corpus_api}{path}")  # no key: the page holds no data
@@ -238,7 +233,6 @@ def open_api(corpus) -> Iterator[str]:
         yield url
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium (Debian package) on this machine")
 def test_pages_in_headless_chromium(open_api):
     """Screenshots are kept as artifacts in test-artifacts/ (gitignored) for a human to look at."""

@@ -34,8 +34,7 @@ from infra.embedded import EmbeddedFalkorDB, EmbeddedPostgres
 from maint.settings import Settings
 from retrieval.graph_facts import GraphRetriever
 from retrieval.hybrid import HybridRetriever
-from tests.conftest import SAMPLES, Workspace, _workspace
-from tests.test_graph_contract import docker_unavailable_reason
+from tests.helpers import SAMPLES, Workspace, docker_unavailable_reason, workspace
 
 MANUALS = [SAMPLES / "cg-90-conveyor-gearbox.md", SAMPLES / "sb-2024-07-p200-impeller.txt"]
 QUESTIONS = [
@@ -49,7 +48,7 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory, embedder, model_cache) -> Iterator[Workspace]:
-    for ws in _workspace(tmp_path_factory.mktemp("backup-source"), embedder, model_cache):
+    for ws in workspace(tmp_path_factory.mktemp("backup-source"), embedder, model_cache):
         summary = ws.ingest(*MANUALS)
         assert not summary.failed and summary.to_dict()["documents"]["added"] == 2
         # Some history: a manual deleted and ingested again (FalkorDB hands the freed node
@@ -65,7 +64,7 @@ def source(tmp_path_factory, embedder, model_cache) -> Iterator[Workspace]:
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory, embedder, model_cache) -> Iterator[Workspace]:
-    yield from _workspace(tmp_path_factory.mktemp("backup-target"), embedder, model_cache)
+    yield from workspace(tmp_path_factory.mktemp("backup-target"), embedder, model_cache)
 
 
 @pytest.fixture(scope="module")

@@ -8,51 +8,7 @@ import signal
 import subprocess
 import sys
 
-from tests.conftest import ROOT, SAMPLES
-from tests.test_pipeline import GEARBOX, assert_consistent
-
-
-def maint(
-    *args: str, data_dir, env: dict[str, str] | None = None, timeout: float = 300, **kw
-) -> subprocess.CompletedProcess:
-    """``maint ARGS`` in a subprocess on the workspace ``data_dir`` (``env``: more variables)."""
-    return subprocess.run(
-        [sys.executable, "-m", "maint.cli", *args],
-        env={**os.environ, "MAINT_DATA_DIR": str(data_dir), **(env or {})},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        **kw,
-    )
-
-
-def test_help_reads_like_docs(tmp_path):
-    top = maint("--help", data_dir=tmp_path)
-    assert top.returncode == 0
-    for command in ("ingest", "documents", "graph", "services"):
-        assert command in top.stdout
-    ingest = maint("ingest", "--help", data_dir=tmp_path)
-    assert "Unchanged files" in ingest.stdout and "--json" in ingest.stdout
-
-
-def test_help_paragraphs_are_wrapped_by_the_terminal_not_the_docstring(tmp_path):
-    """A docstring's hard line breaks used to reach the screen as ragged lines."""
-    wide = maint("ingest", "--help", data_dir=tmp_path, env={"COLUMNS": "200"})
-    assert "a changed file replaces its previous version in one go." in wide.stdout
-    serve = maint("serve", "--help", data_dir=tmp_path, env={"COLUMNS": "200"})
-    lines = [line.strip() for line in serve.stdout.splitlines()]
-    curl = next(i for i, line in enumerate(lines) if line.startswith("curl -s localhost:8000"))
-    assert lines[curl].endswith("\\") and lines[curl + 1].startswith("-d '{")  # examples kept
-
-
-def test_no_hint_to_fetch_kernels_from_the_hub():
-    """bitsandbytes suggests `pip install kernels` (a Hub download at run time) on CPUs with
-    AVX512-bf16, such as this one; on other CPUs it says nothing either way."""
-    code = "import maint, peft, bitsandbytes"
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert run.returncode == 0, run.stderr
-    assert "kernels" not in run.stderr
+from tests.helpers import GEARBOX, ROOT, SAMPLES, assert_consistent, maint
 
 
 def test_ingest_list_show_delete_stats(scratch, tmp_path):

@@ -9,13 +9,12 @@ import pytest
 import torch
 
 from finetune.config import TrainConfig
-from finetune.train import compute_dtype, length_grouped_batches, train
+from finetune.train import compute_dtype, train
 from maint.settings import Settings
 from serving.answering.generate import LocalGenerator
 from serving.answering.models import bundled_model_path
 from serving.answering.prompt import closed_book_messages
 
-pytestmark = pytest.mark.slow
 PAIRS = [
     ("What torque does the P-200 impeller nut get?", "95 N·m (70 lbf·ft), lock washer WP-2207-A."),
     ("Which oil filter does the DG-450 use?", "FLT-77210; two are fitted."),
@@ -99,42 +98,9 @@ def test_resume_refuses_a_checkpoint_trained_on_other_data(model_path, data, tmp
     assert fresh.resumed_from is None and fresh.steps == 1
 
 
-def test_length_grouped_batches_cover_every_example_within_the_token_budget():
-    lengths = [100 + (i * 37) % 1300 for i in range(500)]  # closed-book and RAFT-like lengths
-    batches = length_grouped_batches(lengths, max_examples=16, max_tokens=2048, seed=3)
-    assert sorted(j for b in batches for j in b) == list(range(500))  # each once per epoch
-    for b in batches:
-        assert len(b) <= 16
-        assert len(b) == 1 or len(b) * max(lengths[j] for j in b) <= 2048
-    padded = sum(len(b) * max(lengths[j] for j in b) for b in batches)
-    assert padded < 1.1 * sum(lengths)  # grouped by length: little padding
-    assert batches == length_grouped_batches(lengths, 16, 2048, seed=3)  # resume sees the same
-    assert batches != length_grouped_batches(lengths, 16, 2048, seed=4)
-    single = length_grouped_batches([3000, 10], max_examples=4, max_tokens=2048, seed=0)
-    assert sorted(map(len, single)) == [1, 1]  # an example over the budget still trains alone
-
-
-def test_cpu_refuses_cuda_only_settings():
-    assert compute_dtype(TrainConfig(), cuda=False) == torch.float32
-    with pytest.raises(ValueError, match=r"bf16|bfloat16"):
-        compute_dtype(TrainConfig(compute_dtype="bfloat16"), cuda=False)
-
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (bf16 compute, paged AdamW)")
 def test_cuda_settings(model_path, data, tmp_path):
     assert compute_dtype(TrainConfig(), cuda=True) == torch.bfloat16
     cfg = _cfg(max_steps=2, optimizer="paged_adamw_8bit", compute_dtype="bfloat16")
     r = train(cfg, model_path, [data[0]], [data[1]], tmp_path, "cuda", "h", device="cuda")
     assert r.steps == 2
-
-
-def test_config_yaml_and_overrides(tmp_path):
-    shipped = Path(__file__).resolve().parent.parent / "finetune" / "configs"
-    for path in shipped.glob("*.yaml"):
-        TrainConfig.load(path)
-    cfg = TrainConfig.load(shipped / "smollm2-135m.yaml", max_steps=7)
-    assert cfg.max_steps == 7 and cfg.quantization == "nf4"
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("lora_rank: 8\n")
-    with pytest.raises(ValueError, match=r"unknown field.*lora_rank"):
-        TrainConfig.load(bad)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 import time
 import warnings
@@ -24,13 +23,9 @@ from serving.answering.models import (
     BUNDLED_MODEL,
     bundled_model_path,
     load_generator,
-    resolve_adapter,
 )
+from tests.helpers import MESSAGES
 
-MESSAGES = [
-    {"role": "system", "content": "You are a maintenance assistant. Answer briefly."},
-    {"role": "user", "content": "How often should a hydraulic filter be replaced?"},
-]
 NEW_TOKENS = 24
 API_KEY = "test-key"
 
@@ -83,7 +78,6 @@ def lora(gen_settings: Settings, converted) -> Path:
 # -- local backend ----------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_bundled_model_converted_once_and_reused(gen_settings: Settings, converted) -> None:
     path, _ = converted
     assert path == gen_settings.models_dir / BUNDLED_MODEL
@@ -100,7 +94,6 @@ def test_bundled_model_converted_once_and_reused(gen_settings: Settings, convert
     assert "<|im_start|>" in (path / "chat_template.jinja").read_text()
 
 
-@pytest.mark.slow
 def test_chat_answer(local: LocalGenerator) -> None:
     assert local.name == BUNDLED_MODEL and local.adapter is None
     gen = local.generate(MESSAGES)
@@ -112,19 +105,16 @@ def test_chat_answer(local: LocalGenerator) -> None:
     assert gen.seconds > 0 and gen.model == BUNDLED_MODEL
 
 
-@pytest.mark.slow
 def test_greedy_is_deterministic(local: LocalGenerator) -> None:
     assert local.generate(MESSAGES).text == local.generate(MESSAGES).text
 
 
-@pytest.mark.slow
 def test_stream_joins_to_generate(local: LocalGenerator) -> None:
     pieces = list(local.stream(MESSAGES))
     assert len(pieces) > 1
     assert "".join(pieces) == local.generate(MESSAGES).text
 
 
-@pytest.mark.slow
 def test_stream_closed_early_stops_generation(local: LocalGenerator) -> None:
     stream = local.stream(MESSAGES, max_new_tokens=400)
     next(stream)
@@ -134,7 +124,6 @@ def test_stream_closed_early_stops_generation(local: LocalGenerator) -> None:
     assert local.generate(MESSAGES, max_new_tokens=4).completion_tokens <= 4  # lock released
 
 
-@pytest.mark.slow
 def test_long_prompt_is_cut_from_the_left(local: LocalGenerator, monkeypatch, caplog) -> None:
     monkeypatch.setattr(local, "context_length", 64)  # SmolLM2's real 8192 would take minutes
     long = [{"role": "user", "content": "check the seals " * 100 + "What is checked?"}]
@@ -144,7 +133,6 @@ def test_long_prompt_is_cut_from_the_left(local: LocalGenerator, monkeypatch, ca
     assert "keeping the last 56" in caplog.text
 
 
-@pytest.mark.slow
 def test_adapter_loads_and_changes_the_model(
     gen_settings: Settings, local: LocalGenerator, lora: Path
 ) -> None:
@@ -168,25 +156,6 @@ def test_adapter_loads_and_changes_the_model(
     with_default = gen_settings.model_copy(update={"adapter": str(lora)})
     assert load_generator(with_default).adapter == str(lora.resolve())
     assert load_generator(with_default, use_adapter=False).adapter is None
-
-
-def test_missing_adapter_names_what_exists(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
-    with pytest.raises(GeneratorError, match=r"adapters there: none"):
-        resolve_adapter(settings, "nope")
-    for name in ("pump-v1", "valve-v2"):
-        (settings.adapters_dir / name).mkdir(parents=True)
-        (settings.adapters_dir / name / "adapter_config.json").write_text("{}")
-    (settings.adapters_dir / "not-an-adapter").mkdir()
-    with pytest.raises(
-        GeneratorError, match=r"'nope' not found.*adapters there: pump-v1, valve-v2"
-    ):
-        resolve_adapter(settings, "nope")
-    with pytest.raises(GeneratorError, match=r"no adapter_config\.json"):
-        resolve_adapter(settings, "not-an-adapter")
-    assert resolve_adapter(settings, "pump-v1") == (settings.adapters_dir / "pump-v1").resolve()
-    with pytest.raises(GeneratorError, match="pump-v1, valve-v2"):
-        load_generator(settings, adapter="nope")
 
 
 # -- OpenAI-compatible backend ----------------------------------------------------------------
@@ -292,7 +261,6 @@ def _openai_settings(base: Settings, url: str, **kw) -> Settings:
     return base.model_copy(update=update)
 
 
-@pytest.mark.slow
 def test_openai_generate_gives_the_models_text(
     gen_settings: Settings, local: LocalGenerator, server: _Server
 ) -> None:
@@ -312,7 +280,6 @@ def test_openai_generate_gives_the_models_text(
     assert {r["auth"] for r in server.requests} == {f"Bearer {API_KEY}"}
 
 
-@pytest.mark.slow
 def test_openai_stream_gives_the_models_text(
     gen_settings: Settings, local: LocalGenerator, server: _Server
 ) -> None:
@@ -323,7 +290,6 @@ def test_openai_stream_gives_the_models_text(
     assert server.requests[-1]["body"]["stream"] is True
 
 
-@pytest.mark.slow
 def test_openai_errors_say_what_to_check(gen_settings: Settings, server: _Server) -> None:
     wrong_key = _openai_settings(gen_settings, server.url, openai_api_key="wrong")
     with pytest.raises(GeneratorError, match=r"HTTP 401.*MAINT_OPENAI_API_KEY"):
@@ -339,35 +305,3 @@ def test_openai_errors_say_what_to_check(gen_settings: Settings, server: _Server
     broken = load_generator(_openai_settings(gen_settings, server.url, openai_model="broken"))
     with pytest.raises(GeneratorError, match=r"malformed response from http://127\.0\.0\.1"):
         broken.generate(MESSAGES)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_openai_dead_url_fails_fast() -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
-    started = time.perf_counter()
-    with pytest.raises(GeneratorError, match=f"cannot connect to {url}/models"):
-        OpenAIGenerator(url)  # asks the server for its model
-    with pytest.raises(GeneratorError, match="MAINT_OPENAI_BASE_URL"):
-        list(OpenAIGenerator(url, model="m").stream(MESSAGES))
-    assert time.perf_counter() - started < 5.0
-
-
-def test_openai_silent_server_times_out() -> None:
-    with socket.socket() as listener:  # accepts connections (backlog), never answers
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
-        started = time.perf_counter()
-        with pytest.raises(GeneratorError, match=r"did not answer within 0.5 s"):
-            OpenAIGenerator(url, model="m", timeout=0.5).generate(MESSAGES)
-        assert time.perf_counter() - started < 5.0
-
-
-def test_openai_needs_a_base_url(tmp_path: Path) -> None:
-    with pytest.raises(GeneratorError, match="MAINT_OPENAI_BASE_URL"):
-        load_generator(Settings(data_dir=tmp_path, generator="openai"))

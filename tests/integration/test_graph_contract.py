@@ -7,17 +7,7 @@ import pytest
 
 from graph.base import GraphStore
 from maint.domain import Chunk, DocumentRecord, Edge, Facts, Node
-from maint.settings import Settings
-
-
-def docker_unavailable_reason() -> str | None:
-    try:
-        import docker
-
-        docker.from_env().ping()
-        return None
-    except Exception as exc:  # no engine, no socket, no permission
-        return f"no Docker engine for testcontainers ({type(exc).__name__}); Neo4j runs skipped"
+from tests.helpers import docker_unavailable_reason
 
 
 @pytest.fixture(scope="module")
@@ -157,20 +147,3 @@ def test_edge_provenance_and_map_projection(store):
     assert rows == [{"part": {"part_number": "BRG-6309-C3"}, "docs": ["a1"], "qty": "2"}]
     node_id = store.dialect.node_id.format("p")
     assert store.run(f"MATCH (p:Part) RETURN {node_id} AS id")[0]["id"] is not None
-
-
-def test_unreachable_falkordb_is_a_clear_error(tmp_path):
-    from graph.base import GraphError
-    from graph.falkordb_store import FalkorDBGraphStore
-
-    with pytest.raises(GraphError, match="cannot reach FalkorDB"):
-        FalkorDBGraphStore(f"unix://{tmp_path}/nothing.sock")
-
-
-def test_unreachable_neo4j_is_a_clear_error(monkeypatch):
-    from graph.base import GraphError
-    from infra.services import open_graph
-
-    settings = Settings(graph_uri="bolt://127.0.0.1:1", graph_password="x")
-    with pytest.raises(GraphError, match="cannot reach Neo4j"):
-        open_graph(settings)

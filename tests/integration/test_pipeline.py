@@ -16,9 +16,8 @@ from pypdf import PdfWriter
 from graph.base import GraphStore
 from maint.identifiers import norm_part_number
 from retrieval.pgstore import PgStore
-from tests.conftest import ROOT, SAMPLES, expected
+from tests.helpers import GEARBOX, ROOT, SAMPLES, assert_consistent, expected
 
-GEARBOX = SAMPLES / "cg-90-conveyor-gearbox.md"
 PUMP = SAMPLES / "p200-centrifugal-pump.pdf"
 
 
@@ -28,16 +27,6 @@ def part_chunk_docs(graph: GraphStore, part_number: str) -> set[str]:
         {"k": norm_part_number(part_number)},
     )
     return {r["d"] for r in rows}
-
-
-def assert_consistent(ws) -> None:
-    """What readers see agrees across the two stores."""
-    complete = ws.pg.complete_ids()
-    assert ws.graph.document_ids() <= complete | {d.id for d in ws.pg.pending_documents()}
-    chunk_rows = ws.graph.run("MATCH (c:Chunk) RETURN c.document_id AS d, count(*) AS n")
-    graph_chunks = {r["d"]: r["n"] for r in chunk_rows}
-    for doc in ws.pg.list_documents():
-        assert graph_chunks.get(doc.id) == doc.chunks, doc.id
 
 
 # -- the sample corpus ---------------------------------------------------------------------
@@ -227,7 +216,6 @@ def test_interrupted_update_keeps_the_stores_consistent(scratch, monkeypatch, tm
     assert_consistent(scratch)
 
 
-@pytest.mark.slow
 def test_killed_cli_run_is_completed_by_a_rerun(corpus, scratch):
     """A real crash: SIGKILL the CLI mid-batch, then rerun and compare with a clean ingest."""
     env = {**os.environ, "MAINT_DATA_DIR": str(scratch.settings.data_dir)}

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import yaml
-from test_graph_docs import QUERIES, DocQuery
 
 from graph.base import GraphStore
 from infra.services import open_graph, open_pgstore
@@ -31,14 +29,13 @@ from retrieval.keyword import KeywordRetriever
 from retrieval.pgstore import PgStore
 from serving.answering.answer import Answerer, GeneratorPool
 from serving.answering.prompt import REFUSAL
+from tests.helpers import QUERIES, ROOT, TORQUE_Q, DocQuery
 
-ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples" / "manuals"
 COMPOSE = ROOT / "infra" / "compose.yaml"
 # The image the compose file deploys, so the test and the deployment cannot drift apart.
 PG_IMAGE = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]["postgres"]["image"]
 NEO4J_IMAGE = "neo4j:5"
-TORQUE_Q = "What torque does the impeller nut on a P-200 with lock washer WP-2207-A get?"
 
 
 def docker_engine_missing() -> str | None:
@@ -59,7 +56,6 @@ def docker_engine_missing() -> str | None:
 ENGINE_MISSING = docker_engine_missing()
 pytestmark = [
     pytest.mark.docker,
-    pytest.mark.slow,
     pytest.mark.skipif(ENGINE_MISSING is not None, reason=ENGINE_MISSING or ""),
 ]
 

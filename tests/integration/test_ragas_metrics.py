@@ -191,17 +191,6 @@ def test_scores_from_inside_a_running_event_loop(embedder):
     assert result.per_sample[0]["context_recall"] == 1
 
 
-def test_summary_averages_valid_scores_only():
-    result = RagasResult(
-        per_sample=[{"m": 1.0}, {"m": None}, {"m": 0.5}, {"m": None}],
-        failures={"m": 1},
-        not_applicable={"m": 1},
-        seconds=0.1,
-        metrics=("m",),
-    )
-    assert result.summary() == {"m": {"mean": 0.75, "valid": 2, "failed": 1, "not_applicable": 1}}
-
-
 # --- judged metrics against a FAKE judge ------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from ingestion.chunker import chunk_blocks, to_blocks
 from ingestion.parsers import parse_file
-from tests.conftest import SAMPLES
+from tests.helpers import SAMPLES
 
 MANUALS = sorted(p.name for p in SAMPLES.iterdir())
 

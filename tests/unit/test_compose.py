@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from maint.settings import Settings
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 INFRA = ROOT / "infra"
 COMPOSE = INFRA / "compose.yaml"
 SCHEMA = INFRA / "compose-spec.json"

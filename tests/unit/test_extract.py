@@ -9,7 +9,7 @@ from ingestion.extract import extract
 from ingestion.parsers import parse_file
 from maint.identifiers import cued_part_numbers, norm_part_number
 from maint.units import find_quantities, normalise, number
-from tests.conftest import SAMPLES, expected
+from tests.helpers import SAMPLES, expected
 
 MANUALS = sorted(p.name for p in SAMPLES.iterdir())
 

@@ -2,7 +2,6 @@
 pass in any spelling, and nothing that is not a code or a value is flagged."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -10,8 +9,9 @@ from ingestion.chunker import chunk_blocks, to_blocks
 from ingestion.parsers import parse_file
 from maint.units import canonical_unit
 from serving.answering.guard import SourceIndex, check, find_claims, mark_unsupported
+from tests.helpers import SAMPLES
 
-MANUALS = Path(__file__).resolve().parent.parent / "data" / "samples" / "manuals"
+MANUALS = SAMPLES
 BULLETIN = MANUALS / "sb-2024-07-p200-impeller.txt"
 # Lines as the bulletin writes them, and graph facts as retrieval renders them.
 SOURCES = [

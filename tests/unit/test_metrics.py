@@ -3,7 +3,6 @@ reference contains its required items, every unanswerable one reads as a refusal
 names a part number or value the sample manuals do not contain."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -23,8 +22,8 @@ from eval.metrics import (
 from ingestion.chunker import chunk_blocks, to_blocks
 from ingestion.parsers import parse_file
 from serving.answering.guard import SourceIndex
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DEV = [json.loads(line) for line in (ROOT / "data/eval/dev.jsonl").read_text().splitlines()]
 ANSWERABLE = [r for r in DEV if r["answer_type"] != "unanswerable"]
 UNANSWERABLE = [r for r in DEV if r["answer_type"] == "unanswerable"]

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ingestion.parsers import ParseError, dehyphenate, parse_file
-from tests.conftest import SAMPLES
+from tests.helpers import SAMPLES
 
 
 def parse(name: str):

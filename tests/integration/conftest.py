@@ -1,0 +1,47 @@
+"""Shared fixtures: real embedded PostgreSQL+pgvector and FalkorDB, the real embedding model.
+
+Two workspaces (two data dirs, so two independent pairs of servers):
+- ``corpus``: the sample manuals ingested once per session, for read-only tests;
+- ``scratch``: emptied before each test that uses it, for tests that write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from maint.embed import SentenceTransformerEmbedder
+from tests.helpers import SAMPLES, Workspace, workspace
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """One converted copy of the bundled generator for the whole session (it takes ~20 s)."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory, embedder, model_cache) -> Iterator[Workspace]:
+    for ws in workspace(tmp_path_factory.mktemp("corpus"), embedder, model_cache):
+        summary = ws.ingest(SAMPLES)
+        assert not summary.failed, summary.to_dict()
+        ws.summary = summary  # type: ignore[attr-defined]
+        yield ws
+
+
+@pytest.fixture(scope="session")
+def _scratch(tmp_path_factory, embedder, model_cache) -> Iterator[Workspace]:
+    yield from workspace(tmp_path_factory.mktemp("scratch"), embedder, model_cache)
+
+
+@pytest.fixture
+def scratch(_scratch: Workspace) -> Workspace:
+    _scratch.wipe()
+    return _scratch
