@@ -88,3 +88,37 @@ def test_the_check_sees_an_undeclared_import():
     """The checker itself: numpy is imported, and without its declaration it is reported."""
     main, _ = _declared()
     assert any(m.startswith("numpy ") for m in _undeclared(PRODUCT, main - {"numpy"}))
+
+
+def _locked(lock: Path) -> dict[str, tuple[str, int]]:
+    """name -> (version, number of hashes) of every pin in a lock file."""
+    pins: dict[str, tuple[str, int]] = {}
+    name = None
+    for line in lock.read_text().splitlines():
+        if pin := re.match(r"([A-Za-z0-9._-]+)==(\S+)", line):
+            name = _name(pin.group(1))
+            pins[name] = (pin.group(2), 0)
+        elif name and line.strip().startswith("--hash=sha256:"):
+            version, hashes = pins[name]
+            pins[name] = (version, hashes + 1)
+    return pins
+
+
+def test_lock_pins_every_declared_dependency_within_its_range():
+    """pyproject.toml changed without `make lock`: this says which pin no longer fits."""
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["dev"]
+    locked = _locked(ROOT / "requirements" / "maint.lock")
+    problems = []
+    for line in declared:
+        requirement = Requirement(line)
+        pin = locked.get(_name(requirement.name))
+        if pin is None:
+            problems.append(f"{requirement.name} is not in the lock")
+        elif not requirement.specifier.contains(pin[0], prereleases=True):
+            problems.append(f"{requirement.name}=={pin[0]} is outside {requirement.specifier}")
+    assert problems == [], "run `make lock`: " + "; ".join(problems)
+    assert locked["torch"][0] == "2.13.0+cpu"  # the CPU wheel, never PyPI's CUDA build
+    assert all(hashes for _, hashes in locked.values())  # pip --require-hashes needs them
