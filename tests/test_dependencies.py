@@ -121,4 +121,6 @@ def test_lock_pins_every_declared_dependency_within_its_range():
             problems.append(f"{requirement.name}=={pin[0]} is outside {requirement.specifier}")
     assert problems == [], "run `make lock`: " + "; ".join(problems)
     assert locked["torch"][0] == "2.13.0+cpu"  # the CPU wheel, never PyPI's CUDA build
-    assert all(hashes for _, hashes in locked.values())  # pip --require-hashes needs them
+    assert all(hashes for _, hashes in locked.values())  # --require-hashes needs them
+    # the uv that `make install` bootstraps is the one the lock pins
+    assert _locked(ROOT / "requirements" / "bootstrap.lock")["uv"] == locked["uv"]
