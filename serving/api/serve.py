@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from maint.output import err
@@ -48,4 +50,9 @@ def serve(
     from serving.api.observe import configure_logging
 
     configure_logging()
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False)
+    # log_config=None: uvicorn's loggers go through maint's JSON lines (its start-up chatter
+    # is INFO, below the WARNING kept for other libraries); maint says where it listens.
+    logging.getLogger("maint.api").info(
+        "starting", extra={"fields": {"url": f"http://{host}:{port}"}}
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_config=None)

@@ -273,6 +273,10 @@ def test_maint_serve_command(corpus):
         _, stderr = server.communicate(timeout=60)
     assert server.returncode == 0, stderr
     lines = [json.loads(x) for x in stderr.splitlines() if x.startswith("{")]
+    # Every line is one of maint's JSON records: no uvicorn banner, bar or library warning.
+    assert len(lines) == len(stderr.splitlines()), stderr
+    assert {x["logger"].split(".")[0] for x in lines} == {"maint"}, stderr
+    assert any(x["msg"] == "starting" and x["url"] == url for x in lines)
     (logged,) = [x for x in lines if x.get("path") == "/v1/query"]
     assert logged["status"] == 200 and logged["mode"] == "hybrid" and logged["ms"] > 0
     assert "world cup" not in stderr  # no question text at INFO

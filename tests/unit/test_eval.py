@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from eval.dataset import DatasetError, load
+from eval.retrieval import Passage, gold_rank
 from tests.helpers import ROOT, maint_offline
 
 DEV = ROOT / "data" / "eval" / "dev.jsonl"
@@ -32,6 +33,21 @@ def write(tmp_path: Path, *lines: str) -> Path:
 def test_dev_set_loads():
     items = load(DEV)
     assert len(items) == 85 and sum(not i.answerable for i in items) == 13
+
+
+def test_evidence_located_by_page_counts_the_sources_on_that_page(tmp_path):
+    """The real-manual set's items say where the evidence is: "(PDF p. N)" of a manual."""
+    row = {**GOOD, "doc": "docs/TM-1.pdf", "page_or_section": "para 2-3c, frame 1 (PDF p. 19)"}
+    (item,) = load(write(tmp_path, json.dumps(row)))
+    assert item.page == 19 and item.gold.by_page
+    page = Passage("other words entirely", "/manuals/TM-1.pdf", 18, 19)
+    assert gold_rank([Passage("x", "/manuals/TM-1.pdf", 20, 20), page], item.gold) == 2
+    assert not item.gold.held_by(Passage(GOOD["evidence"], "/manuals/TM-2.pdf", 19, 19))
+    (dev,) = load(write(tmp_path, json.dumps({**GOOD, "doc": "TM-1.pdf"})))  # no page: text
+    assert not dev.gold.by_page and dev.gold.held_by(Passage(GOOD["evidence"], "TM-9.pdf"))
+    bad = {**row, "page": 0}
+    with pytest.raises(DatasetError, match="page"):
+        load(write(tmp_path, json.dumps(bad)))
 
 
 def test_extra_fields_are_ignored_and_blank_lines_skipped(tmp_path):
