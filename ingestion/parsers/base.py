@@ -57,6 +57,18 @@ def clean(text: str) -> str:
     return _SPACES.sub(" ", text.replace("\u00ad", "")).strip()
 
 
+# Dot leaders: "GLOW PLUG.......", "Scope . . . . . . 1-1". Three dots or more; a single dot
+# (the indent mark of a parts-list description, ". RING, SS") stays.
+_LEADER = re.compile(r"\s*(?:\.\s?){3,}")
+
+
+def strip_leaders(text: str) -> str:
+    """Remove dot leaders (a run of three or more dots) from a line or a table cell."""
+    if ". ." not in text and "..." not in text:
+        return text
+    return _SPACES.sub(" ", _LEADER.sub(" ", text)).strip()
+
+
 HEADING_NUMBER = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+(\S.*)$")
 LIST_NUMBER = re.compile(r"^(\d{1,2})[.)]\s+(\S.*)$")
 

@@ -24,6 +24,7 @@ _DIGITS = re.compile(r"\d+")
 _BULLET = re.compile(r"^[-•*▪◦–]\s+(\S.*)$")
 _CELL_SPLIT = re.compile(r"\s{2,}|\t")
 _SIGNAL = re.compile(r"^(DANGER|WARNING|CAUTION|NOTE)\b")
+_SIGNAL_ALONE = re.compile(r"^[.\s]*(DANGER|WARNING|CAUTION|NOTE)S?[.:\s]*$")
 
 
 @dataclass
@@ -156,6 +157,8 @@ def lines_to_elements(pages: list[list[Line]], fonts_known: bool = False) -> lis
         if _SIGNAL.match(text) or (line.gap_before and buf and not _continues(buf, line)):
             flush()
         buf.append(line)
+        if _SIGNAL_ALONE.match(text):
+            flush()  # "WARNING" on its own line heads the text under it (merge_signal_words)
     flush()
     return merge_signal_words(elements)
 
@@ -165,13 +168,13 @@ def merge_signal_words(elements: list[Element]) -> list[Element]:
     out: list[Element] = []
     pending: Element | None = None
     for e in elements:
-        word = e.text.strip().rstrip(":").upper() if e.kind in ("paragraph", "heading") else ""
+        word = e.text.strip(" .:").upper() if e.kind in ("paragraph", "heading") else ""
         if word in ("DANGER", "WARNING", "CAUTION", "NOTE"):
             pending = e
             continue
         if pending is not None:
             if e.kind == "paragraph":
-                e = e.model_copy(update={"text": f"{pending.text.strip().rstrip(':')}: {e.text}"})
+                e = e.model_copy(update={"text": f"{pending.text.strip(' .:')}: {e.text}"})
             else:
                 out.append(pending.model_copy(update={"kind": "paragraph"}))
             pending = None
