@@ -44,7 +44,7 @@ class ParsedDocument(BaseModel):
     elements: list[Element]
     publication: str | None = None  # "TM 9-2920-225-34", from the title page
     equipment: list[TitleEquipment] = Field(default_factory=list)
-    pages_without_text: list[int] = Field(default_factory=list)  # image-only pages, 1-based
+    pages_without_text: list[int] = Field(default_factory=list)  # scans with no text layer
 
 
 class Block(BaseModel):

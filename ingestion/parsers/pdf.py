@@ -5,8 +5,8 @@ rest grouped into rows; page furniture dropped across the document (``furniture`
 put in reading order, two-column bands column by column (``pdf_layout``); unruled tables
 found in each column; then headings from the manual's numbering, or from bold and large
 type where the manual numbers nothing (``sections``). The title page gives the title,
-publication number and equipment (``title_page``). Pages with no text at all (scanned
-images without OCR) are listed on the document.
+publication number and equipment (``title_page``). Pages that are an image with no text
+layer (scanned without OCR) are listed on the document; blank pages are not.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from __future__ import annotations
 import io
 import itertools
 import logging
-import statistics
-from collections import Counter
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -23,8 +21,9 @@ from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
 from ingestion.parsers import furniture, sections
-from ingestion.parsers.base import HEADING_NUMBER, ParseError, clean, strip_leaders
+from ingestion.parsers.base import ParseError, clean, strip_leaders
 from ingestion.parsers.layout import Line, lines_to_elements
+from ingestion.parsers.pdf_headings import mark_headings
 from ingestion.parsers.pdf_layout import (
     Row,
     Segment,
@@ -155,147 +154,6 @@ def _mark_gaps(lines: list[Line]) -> None:
         prev = ln
 
 
-def _headings(lines: list[Line]) -> list[Line]:
-    """Set heading levels: the manual's numbering first, then bold or large type."""
-    text = [ln for ln in lines if ln.table is None and ln.text and ln.heading_level is None]
-    if not text:
-        return lines
-    texts = {id(ln) for ln in text}
-    body = statistics.mode(round(ln.extra["size"], 1) for ln in text)
-    larger = sorted(
-        {round(ln.extra["size"], 1) for ln in text if ln.extra["size"] >= body + 0.8}, reverse=True
-    )
-    contents = {
-        p for p, n in Counter(ln.page for ln in text if ln.extra["leaders"]).items() if n >= 4
-    }
-    numbered = {
-        id(ln): h
-        for ln in text
-        if not ln.extra["leaders"]
-        and ln.page not in contents
-        and (h := sections.numbered_heading(ln.text))
-    }
-    strong = sum(1 for h in numbered.values() if h.strong and h.level <= sections.PARAGRAPH)
-    numbering = strong >= 3 or any(ln.heading_level for ln in lines)
-    # Front matter (title page, contents): large type there is no section of the manual.
-    first = next((ln for ln in text if id(ln) in numbered), None)
-    front = {ln.page for ln in text[: text.index(first)]} - {first.page} if first else set()
-    out: list[Line] = []
-    for ln in lines:
-        if id(ln) not in texts:
-            out.append(ln)
-            continue
-        heading = numbered.get(id(ln))
-        weak_ok = numbering and heading is not None and heading.level != sections.CAPTION
-        if heading and (heading.strong or weak_ok or _standout(ln, body)):
-            out.append(
-                Line(text=heading.text, page=ln.page, heading_level=heading.level, extra=ln.extra)
-            )
-            if heading.rest:
-                out.append(Line(text=heading.rest, page=ln.page, extra=ln.extra))
-            continue
-        level = _font_level(ln, body, larger, numbering)
-        if level is not None and not (numbering and ln.page in front):
-            ln.heading_level = level
-            ln.text = sections.continued(ln.text)
-        out.append(ln)
-    return _close_captions(_join_titles(out))
-
-
-def _close_captions(lines: list[Line]) -> list[Line]:
-    """A table's title heads the table only: after it, the text is the enclosing section's again."""
-    out: list[Line] = []
-    parent: Line | None = None
-    for k, ln in enumerate(lines):
-        out.append(ln)
-        if ln.heading_level is not None and ln.heading_level < sections.CAPTION:
-            parent = ln
-        prev = lines[k - 1] if k else None
-        nxt = lines[k + 1] if k + 1 < len(lines) else None
-        if (
-            ln.table is not None
-            and prev is not None
-            and prev.heading_level == sections.CAPTION
-            and parent is not None
-            and nxt is not None
-            and nxt.heading_level is None
-            and nxt.table is None
-        ):
-            out.append(
-                Line(
-                    text=parent.text,
-                    page=nxt.page,
-                    heading_level=parent.heading_level,
-                    extra=parent.extra,
-                )
-            )
-    return out
-
-
-def _standout(ln: Line, body: float) -> bool:
-    return ln.extra["bold"] or ln.extra["size"] >= body + 0.8
-
-
-def _font_level(ln: Line, body: float, larger: list[float], numbering: bool) -> int | None:
-    """Unnumbered headings: a short line in larger type, or bold on its own."""
-    text = clean(ln.text)
-    size = round(ln.extra["size"], 1)
-    if (
-        not sections.is_heading_text(text)
-        or sections.signal(text)
-        or ln.extra["leaders"]
-        or len(text.split()) > 14
-        or text.endswith((",", ";"))
-        or (text.endswith(":") and text.upper() != text)
-        or not text[:1].isalnum()
-        or ln.extra["segments"] > 1
-    ):
-        return None
-    numbered = HEADING_NUMBER.match(text)
-    if numbered and numbering and not sections.is_title(numbered.group(2)):
-        return None  # "2 The above is based on…": a numbered note, not a heading
-    if size in larger and len(text) < 100:
-        if numbered:
-            return numbered.group(1).count(".") + 1
-        return sections.UNNUMBERED if numbering else larger.index(size) + 1
-    if ln.extra["bold"] and len(text) < 90 and not text.endswith("."):
-        if numbered:
-            return numbered.group(1).count(".") + 1
-        if numbering and ln.gap_before and (text.isupper() or sections.is_title(text)):
-            return sections.UNNUMBERED
-    return None
-
-
-def _join_titles(lines: list[Line]) -> list[Line]:
-    """``CHAPTER 2`` or ``Section III.`` on a line of its own takes the title line under it."""
-    out: list[Line] = []
-    skip = False
-    for k, ln in enumerate(lines):
-        if skip:
-            skip = False
-            continue
-        nxt = lines[k + 1] if k + 1 < len(lines) else None
-        if (
-            ln.heading_level in (sections.CHAPTER, sections.SECTION)
-            and sections.bare_number(ln.text)
-            and nxt is not None
-            and nxt.table is None
-            and nxt.page == ln.page
-            and (nxt.heading_level is None or nxt.heading_level > sections.PARAGRAPH)
-            and sections.is_heading_text(nxt.text)
-            and (nxt.text.isupper() or sections.is_title(nxt.text))
-        ):
-            ln = Line(
-                text=f"{ln.text.rstrip('.')} {nxt.text}",
-                page=ln.page,
-                heading_level=ln.heading_level,
-                extra=ln.extra,
-            )
-            skip = True
-        out.append(ln)
-    return out
-
-
 def parse(path: Path, data: bytes) -> ParsedDocument:
     _check_readable(data)
     try:
@@ -329,7 +187,7 @@ def parse(path: Path, data: bytes) -> ParsedDocument:
             text = f"WP {number} {title}".strip()
             lines.append(Line(text=text, page=page.number, heading_level=sections.SECTION))
         lines.extend(_lines(page))
-    lines = _headings(lines)
+    lines = mark_headings(lines)
     elements = lines_to_elements([lines], fonts_known=True)
     meta_title = clean(metadata.get("Title") or "")
     title = (
@@ -345,5 +203,5 @@ def parse(path: Path, data: bytes) -> ParsedDocument:
         elements=elements,
         publication=front.publication,
         equipment=front.equipment,
-        pages_without_text=[t.number for t in texts if not t.words],
+        pages_without_text=[t.number for t in texts if not t.words and t.has_images],
     )

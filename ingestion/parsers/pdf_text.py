@@ -93,6 +93,7 @@ def _words(page: pdfium.PdfPage, frame: _Frame) -> list[Word]:
         flags = ctypes.c_int()
         words: list[Word] = []
         chars: list[str] = []
+        drawn: dict[tuple[str, int], list[float]] = {}  # text drawn again over itself (bold)
         x0 = top = x1 = bottom = 0.0
         start = -1
 
@@ -118,6 +119,10 @@ def _words(page: pdfium.PdfPage, frame: _Frame) -> list[Word]:
                 continue
             raw.FPDFText_GetLooseCharBox(tp, i, box)
             cx0, ctop, cx1, cbottom = frame.box(box.left, box.bottom, box.right, box.top)
+            seen = drawn.setdefault((ch, round(ctop)), [])
+            if any(abs(x - cx0) < 0.4 * (cx1 - cx0) for x in seen):
+                continue
+            seen.append(cx0)
             if chars:
                 height = bottom - top
                 mid = (ctop + cbottom) / 2

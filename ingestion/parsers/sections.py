@@ -28,6 +28,7 @@ _CAPTION = re.compile(
     r"^(?:TABLE|Table)\s+((?:[A-Z]-)?\d{1,4}(?:\s\d{2})?(?:[-.]\d{1,3})*[A-Z]?)"
     r"(?:\s*[.:]\s*|\s+[-–—]\s+|\s+|$)(.*)$"
 )
+_FIGURE = re.compile(r"^(?:FIGURE|Figure|FIG\.|Fig\.)\s+[A-Z]?-?\d")
 _CONTINUED = re.compile(r"\s*[-–—]?\s*\((?:cont|cont'd|contd|continued)\.?\)\s*\.?$", re.I)
 _PAGE_REF = re.compile(r"\s(?:\d{1,3}|[A-Z]?-?\d{1,3}-\d{1,3})$")  # a contents entry's page
 _SIGNAL = re.compile(r"^(?:DANGER|WARNING|CAUTION|NOTE)S?\b")
@@ -57,6 +58,7 @@ def is_heading_text(text: str) -> bool:
         and letters >= 0.55 * len(chars)
         and bool(words)
         and not _LONG_NUMBER.search(text)
+        and "=" not in text
         and ". . ." not in text
         and "..." not in text
     )
@@ -75,6 +77,9 @@ def is_title(text: str, max_words: int = 12) -> bool:
 def _run_in(body: str) -> tuple[str, str] | None:
     """``PAINTING. Refer to TM 43-0139…`` -> (``PAINTING``, ``Refer to…``); None if no title."""
     m = re.match(r"^(.{2,80}?)\s?\.(?:\s+(\S.*))?$", body)
+    rest = (m.group(2) or "") if m else ""
+    if m and rest[:1].islower():
+        m = None  # "Drill a .490 in. diameter hole": an abbreviation, not the title's end
     if m and is_title(m.group(1), 10) and is_heading_text(m.group(1)):
         return m.group(1).strip(), (m.group(2) or "").strip()
     if body.upper() == body and is_heading_text(body) and len(body.split()) <= 12:
@@ -121,13 +126,18 @@ def numbered_heading(text: str) -> Heading | None:
                 if split is None:
                     return None
             else:
-                split = _run_in(body) or (body, "")
-                if not is_heading_text(split[0]):
+                split = _run_in(body) or ((body, "") if is_title(body) or body.isupper() else None)
+                if split is None or not is_heading_text(split[0]):
                     return None
             number = re.sub(r"\s", "", m.group(1))
             strong = pattern is _PARAGRAPH or split[0].isupper()
             return Heading(level, f"{number}. {split[0]}", split[1], strong)
     return None
+
+
+def figure_caption(text: str) -> bool:
+    """``Figure 3-2. Securing Shelter on Truck.``: it follows its figure, so it heads nothing."""
+    return bool(_FIGURE.match(text.strip()))
 
 
 def bare_number(text: str) -> bool:
