@@ -34,7 +34,7 @@ _LABEL_TOKEN = re.compile(
     re.VERBOSE | re.IGNORECASE,
 )
 _PUBLICATION = re.compile(
-    r"^\*?(?:[A-Z]{1,5}\.?){1,3}\s?(?:NO\.\s?)?\d[\dA-Z]*(?:\s?-\s?[\dA-Z]+)+(?:&\s?P)?$"
+    r"^[*‘'`]?(?:[A-Z]{1,5}\.?){1,3}\s?(?:NO\.\s?)?\d[\dA-Z]*(?:\s?-\s?[\dA-Z]+)+(?:&\s?P)?$"
 )
 _STOCK_NUMBER = re.compile(
     r"\b(?:NSN|FSN|NIIN|P/?N)\b|\d{4}-\d{2}-\d{3}-\d{4}|\b\d{4}-\d{3}-\d{4}\b"
@@ -78,11 +78,23 @@ def _signature(text: str) -> str:
 
 
 def _publication_row(row: Row) -> bool:
-    return all(is_page_label(s.text) or is_publication_number(s.text) for s in row.segments)
+    """A publication number, with a page label beside it or not (``1 TM 9-2920-225-34P``)."""
+    tokens = row.text.split()
+    while tokens and is_page_label(tokens[0]) and not is_publication_number(" ".join(tokens)):
+        tokens = tokens[1:]
+    while tokens and is_page_label(tokens[-1]) and not is_publication_number(" ".join(tokens)):
+        tokens = tokens[:-1]
+    return bool(tokens) and is_publication_number(" ".join(tokens))
 
 
 def _furniture_shape(row: Row) -> bool:
     return _publication_row(row) or is_page_label(row.text)
+
+
+def _speck(row: Row) -> bool:
+    """One stray character on a line of its own: a scanned rule or dirt read by OCR."""
+    text = row.text.strip()
+    return len(text) == 1 and not text.isdigit() and "table" not in row.extra
 
 
 def _trim_label(row: Row) -> None:
@@ -121,20 +133,28 @@ class Page:
 
 
 def _edge_rows(page: Page) -> tuple[list[Row], list[Row]]:
-    top = [r for r in page.rows[:_TOP_ROWS] if r.top < _EDGE * page.height]
-    bottom = [r for r in page.rows[-_BOTTOM_ROWS:] if r.bottom > (1 - _EDGE) * page.height]
-    return top, [r for r in bottom if r not in top]
+    """The outermost text rows: the candidates for furniture."""
+    rows = [r for r in page.rows if "table" not in r.extra]
+    top = rows[:_TOP_ROWS]
+    return top, [r for r in rows[-_BOTTOM_ROWS:] if r not in top]
+
+
+def _in_margin(row: Row, page: Page) -> bool:
+    return row.top < _EDGE * page.height or row.bottom > (1 - _EDGE) * page.height
 
 
 def _isolated(row: Row, page: Page) -> bool:
-    """Set apart from the text by at least a line's height (a label is; a table row is not)."""
-    i = page.rows.index(row)
+    """Set apart from the text by a line's height, or alone in the margin at the page's edge:
+    a page label is; a row of a table is not. A ruled table beside it is no text."""
+    rows = [r for r in page.rows if "table" not in r.extra]
+    i = rows.index(row)
     gaps = []
     if i > 0:
-        gaps.append(row.top - page.rows[i - 1].bottom)
-    if i + 1 < len(page.rows):
-        gaps.append(page.rows[i + 1].top - row.bottom)
-    return not gaps or max(gaps) >= row.height
+        gaps.append(row.top - rows[i - 1].bottom)
+    if i + 1 < len(rows):
+        gaps.append(rows[i + 1].top - row.bottom)
+    outermost = i in (0, len(rows) - 1) and _in_margin(row, page)
+    return not gaps or outermost or max(gaps) >= row.height
 
 
 def _work_package(page: Page, top: list[Row]) -> tuple[str, list[Row]] | None:
@@ -159,7 +179,7 @@ def strip(pages: list[Page]) -> None:
     counts: Counter[str] = Counter()
     for page in pages:
         top, bottom = _edge_rows(page)
-        counts.update({_signature(r.text) for r in top + bottom})
+        counts.update({_signature(r.text) for r in top + bottom if _in_margin(r, page)})
     with_text = sum(1 for p in pages if p.rows)
     running = {s for s, n in counts.items() if n >= max(3, _REPEATS * with_text)}
     seen = Counter(
@@ -171,6 +191,8 @@ def strip(pages: list[Page]) -> None:
     numbers = {n for n, k in seen.items() if k >= 2}
     current: str | None = None
     for page in pages:
+        page.dropped = [r.text for r in page.rows if is_end_marker(r.text) or _speck(r)]
+        page.rows = [r for r in page.rows if not (is_end_marker(r.text) or _speck(r))]
         top, bottom = _edge_rows(page)
         drop: set[int] = set()
         if wp := _work_package(page, top):
@@ -181,8 +203,8 @@ def strip(pages: list[Page]) -> None:
             current = number
         for row in top + bottom:
             if (
-                _signature(row.text) in running
-                or (_publication_row(row) and not all(is_page_label(s.text) for s in row.segments))
+                (_signature(row.text) in running and _in_margin(row, page))
+                or _publication_row(row)
                 or (_furniture_shape(row) and _isolated(row, page))
             ):
                 drop.add(id(row))
@@ -190,8 +212,5 @@ def strip(pages: list[Page]) -> None:
             _trim_label(row)
         for row in page.rows[: 2 * _TOP_ROWS]:
             _cut_fused(row, numbers)
-        for row in page.rows:
-            if is_end_marker(row.text):
-                drop.add(id(row))
-        page.dropped = [r.text for r in page.rows if id(r) in drop]
+        page.dropped += [r.text for r in page.rows if id(r) in drop]
         page.rows = [r for r in page.rows if id(r) not in drop]

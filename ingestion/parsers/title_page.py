@@ -115,7 +115,7 @@ def read_title_page(pages: list[list[Row]]) -> FrontMatter:
     rows = _title_page(pages)
     front = FrontMatter()
     front.publication = next(
-        (t.lstrip("*").strip() for page in pages for row in page
+        (t.lstrip("*‘'`").strip() for page in pages for row in page
          for t in [_main(row), *(s.text for s in row.segments)] if is_publication_number(t)),
         None,
     )  # fmt: skip
