@@ -31,7 +31,7 @@ from ingestion.parsers.pdf_text import PageText, Word
 from ingestion.parsers.sections import PARAGRAPH, numbered_heading, signal
 
 _TOLERANCE = 3  # points: pdfplumber's defaults for snapping and joining ruling lines
-_MIN_BODY = 3  # lines with values: fewer do not make an unruled table
+_MIN_LINES = 3  # lines of several cells: fewer make no unruled table, unless titles + a row
 _MARKER = re.compile(r"^(?:\(?\d{1,2}[.)]|\(?[a-z][.)]|\([a-z0-9]{1,3}\)|[•\-–*▪◦])$")
 _CAPTION = re.compile(r"^(?:table|figure|fig\.)\s+[A-Z]?-?\d", re.IGNORECASE)
 _COLUMN_NUMBER = re.compile(r"\(\s?\d{1,2}\s?\)|\([a-z]\)")
@@ -209,7 +209,7 @@ def _is_header(cells: list[list[str]]) -> bool:
     texts = [" ".join(c) for c in cells if c]
     if len(texts) < 2 or any(len(t.split()) > 6 for t in texts):
         return False
-    if any(t.endswith(("-", ",")) or (t.endswith(".") and len(t) > 5) for t in texts):
+    if any(t.endswith(("-", ",")) or (t.endswith(".") and len(t.split()) > 2) for t in texts):
         return False  # text that goes on, or a sentence: a row, not column titles
     joined = _COLUMN_NUMBER.sub("", " ".join(texts))
     return not any(ch.isdigit() for ch in joined)
@@ -243,7 +243,7 @@ def _assemble(lines: list[Row], bounds: list[float], header: bool = True) -> lis
     """
     grid = [_cells(r, bounds) for r in lines]
     n_head = 0
-    while header and n_head < min(6, len(grid) - 1) and _is_header(grid[n_head]):
+    while header and n_head < min(8, len(grid) - 1) and _is_header(grid[n_head]):
         n_head += 1
     head: list[list[str]] = [[] for _ in bounds]
     for cells in grid[:n_head] if n_head else grid[:1] if header else []:
@@ -254,6 +254,9 @@ def _assemble(lines: list[Row], bounds: list[float], header: bool = True) -> lis
     pitch = [b.top - a.top for a, b in itertools.pairwise(body_lines)]
     step = statistics.median(pitch) if pitch else 0.0
     spaced = sum(1 for p in pitch if p > 1.6 * step) >= 2 if step else False
+    # Rows of several lines: blank lines between them, or a first column filled only where
+    # a row starts (item numbers of a PMCS or troubleshooting table).
+    spaced = spaced or sum(1 for c in body if c[0]) < 0.6 * len(body)
     rows: list[list[list[str]]] = []
     for k, cells in enumerate(body):
         filled = [i for i, c in enumerate(cells) if c]
@@ -272,6 +275,17 @@ def _assemble(lines: list[Row], bounds: list[float], header: bool = True) -> lis
         return table
     used = [k for k in range(len(bounds)) if any(r[k] for r in table)]
     return [[r[k] for k in used] for r in table]
+
+
+def _enough(multi: list[Row]) -> bool:
+    """Three lines in columns, or column titles over one line of values."""
+    if len(multi) >= _MIN_LINES:
+        return True
+    return (
+        len(multi) == 2
+        and _is_header([[s.text] for s in multi[0].segments])
+        and any(ch.isdigit() for ch in multi[1].text)
+    )
 
 
 def text_tables(rows: list[Row]) -> list[tuple[int, int, list[list[str]]]]:
@@ -298,7 +312,7 @@ def text_tables(rows: list[Row]) -> list[tuple[int, int, list[list[str]]]]:
                 left, right = min(left, r.x0), max(right, r.x1)
             end += 1
         multi = [r for r in rows[i:end] if _multi(r)]
-        if len(multi) < _MIN_BODY:
+        if not _enough(multi):
             i = end
             continue
         gutters = _gutters(multi)
@@ -313,12 +327,12 @@ def text_tables(rows: list[Row]) -> list[tuple[int, int, list[list[str]]]]:
         if cut < end:
             end = cut
             multi = [r for r in rows[i:end] if _multi(r)]
-            if len(multi) < _MIN_BODY or not (gutters := _gutters(multi)):
+            if not _enough(multi) or not (gutters := _gutters(multi)):
                 i = end
                 continue
             bounds = [min(r.x0 for r in multi)] + [b for _, b in gutters]
         cells = _assemble(rows[i:end], bounds)
-        if len(cells) - 1 >= 2:
+        if len(cells) >= 2:
             found.append((i, end, cells))
         i = end
     return found
