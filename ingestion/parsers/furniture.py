@@ -24,7 +24,7 @@ _TOP_ROWS, _BOTTOM_ROWS = 3, 2  # how many lines at each edge can be furniture
 _EDGE = 0.15  # … and only within this fraction of the page height from the edge
 _REPEATS = 0.3  # a line at the edge of at least this share of pages is a running head
 
-_BLANK_NOTE = re.compile(r"\(\s*(?:[A-Z]-)?[\d\s-]*blank\s*\)", re.IGNORECASE)
+_BLANK_NOTE = re.compile(r"\(?\s*(?:[A-Z]-)?[\d\s-]*\bblank\s*\)?", re.IGNORECASE)
 _LABEL_TOKEN = re.compile(
     r"""^(?:
         (?:[A-Z]{1,2}-|[A-Za-z]{3,10}-)?\d{1,4}(?:-\d{1,4})*(?:\.\d+)?-?  # 2-14, B-7, Index-3
@@ -41,7 +41,7 @@ _STOCK_NUMBER = re.compile(
 )
 _END_MARKER = re.compile(r"^END OF [A-Z][A-Z ]{2,30}\.?$")
 _BLANK_PAGE = re.compile(r"^(?:this )?page (?:is )?(?:intentionally )?(?:left )?blank\.?$", re.I)
-WORK_PACKAGE = re.compile(r"^(?:WP\s*)?(\d{4}\s?\d{2})$")
+WORK_PACKAGE = re.compile(r"^(?:WP\s*(\d{4})\s?(\d{2})|(\d{4}) (\d{2}))$")  # WP 0025 00
 
 
 def is_page_label(text: str) -> bool:
@@ -159,10 +159,10 @@ def _isolated(row: Row, page: Page) -> bool:
 
 def _work_package(page: Page, top: list[Row]) -> tuple[str, list[Row]] | None:
     """The package number in the running head, and the title lines under it."""
-    for _k, row in enumerate(top):
+    for row in top:
         for s in row.segments:
             if m := WORK_PACKAGE.match(s.text):
-                number = m.group(1) if " " in m.group(1) else f"{m.group(1)[:4]} {m.group(1)[4:]}"
+                number = " ".join(g for g in m.groups() if g)
                 title = []
                 for r in page.rows[page.rows.index(row) + 1 :]:
                     if r.top > _EDGE * page.height or _furniture_shape(r):
@@ -189,13 +189,18 @@ def strip(pages: list[Page]) -> None:
         if is_publication_number(r.text)
     )
     numbers = {n for n, k in seen.items() if k >= 2}
+    packages = {p.number: wp for p in pages if (wp := _work_package(p, _edge_rows(p)[0]))}
+    seen_wp = Counter(number for number, _ in packages.values())
+    # A work-package manual prints a package number on every page: several of them, or one
+    # again and again; a lone match is some other number at the top of a page.
+    packaged = len(seen_wp) >= 3 or any(n >= 2 for n in seen_wp.values())
     current: str | None = None
     for page in pages:
         page.dropped = [r.text for r in page.rows if is_end_marker(r.text) or _speck(r)]
         page.rows = [r for r in page.rows if not (is_end_marker(r.text) or _speck(r))]
         top, bottom = _edge_rows(page)
         drop: set[int] = set()
-        if wp := _work_package(page, top):
+        if packaged and (wp := _work_package(page, top)):
             number, title = wp
             drop.update(id(r) for r in title)
             if number != current:

@@ -254,17 +254,18 @@ def _assemble(lines: list[Row], bounds: list[float], header: bool = True) -> lis
     pitch = [b.top - a.top for a, b in itertools.pairwise(body_lines)]
     step = statistics.median(pitch) if pitch else 0.0
     spaced = sum(1 for p in pitch if p > 1.6 * step) >= 2 if step else False
-    # Rows of several lines: blank lines between them, or a first column filled only where
-    # a row starts (item numbers of a PMCS or troubleshooting table).
-    spaced = spaced or sum(1 for c in body if c[0]) < 0.6 * len(body)
+    # Rows of several lines: blank lines between them, or a first column (the key) filled
+    # only where a row starts (item numbers of a PMCS or troubleshooting table).
+    key = next((k for k in range(len(bounds)) if any(c[k] for c in body)), 0)
+    spaced = spaced or sum(1 for c in body if c[key]) < 0.6 * len(body)
     rows: list[list[list[str]]] = []
     for k, cells in enumerate(body):
         filled = [i for i, c in enumerate(cells) if c]
         gap = body_lines[k].top - body_lines[k - 1].top if k else 0.0
         if spaced:
-            new = not rows or gap > 1.6 * step or bool(cells[0])
+            new = not rows or gap > 1.6 * step or bool(cells[key])
         else:
-            new = not rows or bool(cells[0]) or len(filled) >= 2
+            new = not rows or bool(cells[key]) or len(filled) >= 2
         if new:
             rows.append([list(c) for c in cells])
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
@@ -49,11 +50,18 @@ class PageText:
 
 
 class _Frame:
-    """From PDF user space to display space: rotation applied, origin top-left."""
+    """From PDF user space to reading space: turned so the text runs left to right, origin
+    top-left. That is the page as displayed, unless the text is drawn turned on it (a
+    landscape table on a portrait page, a scan turned for display): then the text decides."""
 
-    def __init__(self, page: pdfium.PdfPage):
+    def __init__(self, page: pdfium.PdfPage, rotation: int):
         self.left, self.bottom, self.right, self.top = page.get_mediabox()
-        self.rotation = page.get_rotation() % 360
+        self.rotation = rotation % 360
+
+    @property
+    def size(self) -> tuple[float, float]:
+        width, height = self.right - self.left, self.top - self.bottom
+        return (height, width) if self.rotation in (90, 270) else (width, height)
 
     def point(self, x: float, y: float) -> tuple[float, float]:
         if self.rotation == 90:
@@ -74,78 +82,94 @@ def _font(textpage, index: int, buf, flags) -> tuple[str, int]:
     return buf.value.decode("latin-1").lower(), raw.FPDFText_GetFontWeight(textpage, index)
 
 
-def _words(page: pdfium.PdfPage, frame: _Frame) -> list[Word]:
-    """Characters grouped into words: split at spaces, at gaps, and where the line changes."""
-    textpage = page.get_textpage()
+def _angle(tp, i: int) -> int:
+    """The direction a character runs in, to the nearest quarter turn (degrees)."""
+    return round(math.degrees(raw.FPDFText_GetCharAngle(tp, i)) / 90) % 4 * 90
+
+
+def _text_direction(textpage: pdfium.PdfTextPage) -> tuple[int, bool]:
+    """The direction most characters run in, and whether some run in another."""
     tp = textpage.raw
-    try:
-        n = raw.FPDFText_CountChars(tp)
-        if n <= 0:
-            return []
-        text = textpage.get_text_range(0, n)
-        if len(text) != n:  # characters outside the BMP: index one by one
-            text = "".join(chr(raw.FPDFText_GetUnicode(tp, i) or 0xFFFD) for i in range(n))
-        box = raw.FS_RECTF()
-        tight = (ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double())
-        buf = ctypes.create_string_buffer(96)
-        matrix = raw.FS_MATRIX()
-        origin = (ctypes.c_double(), ctypes.c_double())
-        flags = ctypes.c_int()
-        words: list[Word] = []
-        chars: list[str] = []
-        drawn: dict[tuple[str, int], list[float]] = {}  # text drawn again over itself (bold)
-        x0 = top = x1 = bottom = 0.0
-        start = -1
+    n = raw.FPDFText_CountChars(tp)
+    angles = Counter(_angle(tp, i) for i in range(0, n, 4) if not raw.FPDFText_IsGenerated(tp, i))
+    if not angles:
+        return 0, False
+    return angles.most_common(1)[0][0], len(angles) > 1
 
-        def close() -> None:
-            nonlocal chars, start
-            if chars:
-                word = glyphs.resolve("".join(chars)).strip()
-                if word:
-                    raw.FPDFText_GetMatrix(tp, start, matrix)  # the size as drawn, not as set
-                    size = raw.FPDFText_GetFontSize(tp, start) * math.hypot(matrix.c, matrix.d)
-                    name, weight = _font(tp, start, buf, flags)
-                    bold = weight >= 600 or any(b in name for b in _BOLD_NAMES)
-                    raw.FPDFText_GetCharOrigin(tp, start, *origin)
-                    base = frame.point(origin[0].value, origin[1].value)[
-                        1 if frame.rotation in (0, 180) else 0
-                    ]
-                    words.append(Word(word, x0, top, x1, bottom, size, bold, start, base))
-            chars, start = [], -1
 
-        for i, ch in enumerate(text):
-            if ch in _SEPARATORS or raw.FPDFText_IsGenerated(tp, i):
+def _words(textpage: pdfium.PdfTextPage, frame: _Frame, mixed: bool) -> list[Word]:
+    """Characters grouped into words: split at spaces, at gaps, and where the line changes.
+
+    ``mixed``: some characters run across the page's text (a turned label, a rotated column
+    title); they are left out rather than read as a column of one-letter lines."""
+    tp = textpage.raw
+    n = raw.FPDFText_CountChars(tp)
+    if n <= 0:
+        return []
+    text = textpage.get_text_range(0, n)
+    if len(text) != n:  # characters outside the BMP: index one by one
+        text = "".join(chr(raw.FPDFText_GetUnicode(tp, i) or 0xFFFD) for i in range(n))
+    box = raw.FS_RECTF()
+    tight = (ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double())
+    buf = ctypes.create_string_buffer(96)
+    matrix = raw.FS_MATRIX()
+    origin = (ctypes.c_double(), ctypes.c_double())
+    flags = ctypes.c_int()
+    words: list[Word] = []
+    chars: list[str] = []
+    drawn: dict[tuple[str, int], list[float]] = {}  # text drawn again over itself (bold)
+    x0 = top = x1 = bottom = 0.0
+    start = -1
+
+    def close() -> None:
+        nonlocal chars, start
+        if chars:
+            word = glyphs.resolve("".join(chars)).strip()
+            if word:
+                raw.FPDFText_GetMatrix(tp, start, matrix)  # the size as drawn, not as set
+                size = raw.FPDFText_GetFontSize(tp, start) * math.hypot(matrix.c, matrix.d)
+                name, weight = _font(tp, start, buf, flags)
+                bold = weight >= 600 or any(b in name for b in _BOLD_NAMES)
+                raw.FPDFText_GetCharOrigin(tp, start, *origin)
+                base = frame.point(origin[0].value, origin[1].value)[
+                    1 if frame.rotation in (0, 180) else 0
+                ]
+                words.append(Word(word, x0, top, x1, bottom, size, bold, start, base))
+        chars, start = [], -1
+
+    for i, ch in enumerate(text):
+        if ch in _SEPARATORS or raw.FPDFText_IsGenerated(tp, i):
+            close()
+            continue
+        if mixed and _angle(tp, i) != frame.rotation:
+            continue
+        raw.FPDFText_GetLooseCharBox(tp, i, box)
+        cx0, ctop, cx1, cbottom = frame.box(box.left, box.bottom, box.right, box.top)
+        seen = drawn.setdefault((ch, round(ctop)), [])
+        if any(abs(x - cx0) < 0.4 * (cx1 - cx0) for x in seen):
+            continue
+        seen.append(cx0)
+        if chars:
+            height = bottom - top
+            mid = (ctop + cbottom) / 2
+            gap = cx0 - x1
+            if (
+                not top - 0.3 * height < mid < bottom + 0.3 * height
+                or gap > 0.25 * height
+                or cx1 < x0
+            ):
                 close()
-                continue
-            raw.FPDFText_GetLooseCharBox(tp, i, box)
-            cx0, ctop, cx1, cbottom = frame.box(box.left, box.bottom, box.right, box.top)
-            seen = drawn.setdefault((ch, round(ctop)), [])
-            if any(abs(x - cx0) < 0.4 * (cx1 - cx0) for x in seen):
-                continue
-            seen.append(cx0)
-            if chars:
-                height = bottom - top
-                mid = (ctop + cbottom) / 2
-                gap = cx0 - x1
-                if (
-                    not top - 0.3 * height < mid < bottom + 0.3 * height
-                    or gap > 0.25 * height
-                    or cx1 < x0
-                ):
-                    close()
-            if ch in "\x02\ufffe" and raw.FPDFText_IsHyphen(tp, i):  # a line-end hyphen
-                ch = "-"
-            elif glyphs.unmapped(ch) or raw.FPDFText_HasUnicodeMapError(tp, i):
-                ch = glyphs.from_code(ch) or _by_shape(tp, i, frame, tight, origin) or "\uffff"
-            if not chars:
-                start, x0, top, x1, bottom = i, cx0, ctop, cx1, cbottom
-            else:
-                x1, top, bottom = max(x1, cx1), min(top, ctop), max(bottom, cbottom)
-            chars.append(ch)
-        close()
-        return words
-    finally:
-        textpage.close()
+        if ch in "\x02\ufffe" and raw.FPDFText_IsHyphen(tp, i):  # a line-end hyphen
+            ch = "-"
+        elif glyphs.unmapped(ch) or raw.FPDFText_HasUnicodeMapError(tp, i):
+            ch = glyphs.from_code(ch) or _by_shape(tp, i, frame, tight, origin) or "\uffff"
+        if not chars:
+            start, x0, top, x1, bottom = i, cx0, ctop, cx1, cbottom
+        else:
+            x1, top, bottom = max(x1, cx1), min(top, ctop), max(bottom, cbottom)
+        chars.append(ch)
+    close()
+    return words
 
 
 def _by_shape(tp, i: int, frame: _Frame, tight, origin) -> str | None:
@@ -236,7 +260,14 @@ def _add_edge(edges: list[dict], p: tuple[float, float], q: tuple[float, float])
 
 
 def read_page(page: pdfium.PdfPage, number: int) -> PageText:
-    frame = _Frame(page)
-    width, height = page.get_width(), page.get_height()
+    textpage = page.get_textpage()
+    try:
+        direction, mixed = _text_direction(textpage)
+        # pdfium measures angles counterclockwise in PDF space; y grows the other way here
+        frame = _Frame(page, direction if direction in (0, 180) else 360 - direction)
+        words = _words(textpage, frame, mixed)
+    finally:
+        textpage.close()
     edges, images = _edges(page, frame)
-    return PageText(number, width, height, _words(page, frame), edges, images)
+    width, height = frame.size
+    return PageText(number, width, height, words, edges, images)
