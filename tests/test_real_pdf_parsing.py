@@ -73,15 +73,17 @@ def test_no_cid_placeholder_reaches_an_element(name):
     assert not [t for t in texts(d.elements) if "(cid:" in t or "\ufffd" in t or "\uffff" in t]
 
 
-def _pdf(content: bytes, font: bytes) -> bytes:
-    """A one-page PDF drawing ``content`` with ``font`` as /F1 (no ToUnicode map)."""
+def _pdf(content: bytes, font: bytes, *more: bytes) -> bytes:
+    """A one-page PDF drawing ``content`` with ``font`` as /F1 (no ToUnicode map); ``more``
+    are objects 6, 7, … the font refers to."""
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
         b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        _stream(content),
         font,
+        *more,
     ]
     out, offsets = b"%PDF-1.4\n", []
     for i, body in enumerate(objects, 1):
@@ -96,6 +98,10 @@ def _pdf(content: bytes, font: bytes) -> bytes:
     )
 
 
+def _stream(data: bytes) -> bytes:
+    return b"<< /Length %d >>\nstream\n" % len(data) + data + b"\nendstream"
+
+
 def test_unmapped_glyph_in_newton_metre_is_the_dot(tmp_path):
     """Code 141 named by no Unicode glyph name: pdfminer prints (cid:141), we print N•m."""
     font = (
@@ -106,6 +112,21 @@ def test_unmapped_glyph_in_newton_metre_is_the_dot(tmp_path):
     path.write_bytes(_pdf(b"BT /F1 12 Tf 72 700 Td (Tighten to 110 N\x8dm torque) Tj ET", font))
     parsed = parse_file(path, path.read_bytes())
     assert parsed.elements[0].text == "Tighten to 110 N•m torque"
+
+
+def test_unmapped_small_centred_glyph_is_a_bullet(tmp_path):
+    """A Type 3 font whose code 141 draws a small square at mid-height and has no Unicode."""
+    font = (
+        b"<< /Type /Font /Subtype /Type3 /FontBBox [0 0 600 700] "
+        b"/FontMatrix [0.001 0 0 0.001 0 0] /CharProcs << /a 6 0 R /g141 7 0 R >> "
+        b"/Encoding << /Type /Encoding /Differences [65 /a 141 /g141] >> /FirstChar 65 "
+        b"/LastChar 141 /Widths [600" + b" 0" * 75 + b" 400] >>"
+    )
+    letter = _stream(b"600 0 0 0 500 700 d1 50 0 500 700 re f")
+    dot = _stream(b"400 0 100 250 300 450 d1 100 250 200 200 re f")
+    path = tmp_path / "bullet.pdf"
+    path.write_bytes(_pdf(b"BT /F1 12 Tf 72 700 Td (AA\x8dAA) Tj ET", font, letter, dot))
+    assert parse_file(path, path.read_bytes()).elements[0].text == "AA•AA"
 
 
 # -- 2. page furniture ------------------------------------------------------------------------

@@ -53,7 +53,6 @@ _SYMBOL = {
 }
 # Newton-metre and the like: a glyph between these letters is the product dot.
 _PRODUCT_DOT = re.compile(r"(?<![A-Za-z])(N|lbf|kN|daN)\uFFFF(m|ft|in)(?![A-Za-z])")
-_CID = re.compile(r"\(cid:(\d+)\)")
 BULLET = "•"
 
 
@@ -105,17 +104,3 @@ def resolve(text: str) -> str:
         return text
     text = _PRODUCT_DOT.sub(r"\1•\2", text)
     return text.replace("\uffff", "")
-
-
-def repair(text: str) -> str:
-    """Text from another extractor: ``(cid:N)`` codes resolved like pdfium's, or dropped."""
-    if "(cid:" not in text:
-        return text
-
-    def one(m: re.Match) -> str:
-        code = int(m.group(1))
-        if code < 0x110000 and (known := from_code(chr(code))):
-            return known
-        return "\uffff"
-
-    return resolve(_CID.sub(one, text))

@@ -73,6 +73,8 @@ class _Frame:
         return x - self.left, self.top - y
 
     def box(self, left: float, bottom: float, right: float, top: float):
+        if self.rotation == 0:
+            return left - self.left, self.top - top, right - self.left, self.top - bottom
         (ax, ay), (bx, by) = self.point(left, bottom), self.point(right, top)
         return min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)
 
@@ -117,7 +119,7 @@ def _words(textpage: pdfium.PdfTextPage, frame: _Frame, mixed: bool) -> list[Wor
     flags = ctypes.c_int()
     words: list[Word] = []
     chars: list[str] = []
-    drawn: dict[tuple[str, int], list[float]] = {}  # text drawn again over itself (bold)
+    drawn: dict[tuple[str, int, int], float] = {}  # text drawn again over itself (bold)
     x0 = top = x1 = bottom = 0.0
     start = -1
 
@@ -138,17 +140,23 @@ def _words(textpage: pdfium.PdfTextPage, frame: _Frame, mixed: bool) -> list[Wor
         chars, start = [], -1
 
     for i, ch in enumerate(text):
-        if ch in _SEPARATORS or raw.FPDFText_IsGenerated(tp, i):
+        if ch in _SEPARATORS:  # pdfium's generated characters are spaces and line ends too
             close()
             continue
         if mixed and _angle(tp, i) != frame.rotation:
             continue
         raw.FPDFText_GetLooseCharBox(tp, i, box)
         cx0, ctop, cx1, cbottom = frame.box(box.left, box.bottom, box.right, box.top)
-        seen = drawn.setdefault((ch, round(ctop)), [])
-        if any(abs(x - cx0) < 0.4 * (cx1 - cx0) for x in seen):
+        row, col = round(ctop), round(cx0)
+        for d in (-1, 0, 1):
+            x = drawn.get((ch, row, col + d))
+            if x is not None and abs(x - cx0) < 0.4 * (cx1 - cx0):
+                break
+        else:
+            x = None
+        if x is not None:
             continue
-        seen.append(cx0)
+        drawn[ch, row, col] = cx0
         if chars:
             height = bottom - top
             mid = (ctop + cbottom) / 2
@@ -161,7 +169,9 @@ def _words(textpage: pdfium.PdfTextPage, frame: _Frame, mixed: bool) -> list[Wor
                 close()
         if ch in "\x02\ufffe" and raw.FPDFText_IsHyphen(tp, i):  # a line-end hyphen
             ch = "-"
-        elif glyphs.unmapped(ch) or raw.FPDFText_HasUnicodeMapError(tp, i):
+        elif not " " < ch < "\x7f" and (  # printable ASCII is mapped; look at the rest
+            glyphs.unmapped(ch) or raw.FPDFText_HasUnicodeMapError(tp, i)
+        ):
             ch = glyphs.from_code(ch) or _by_shape(tp, i, frame, tight, origin) or "\uffff"
         if not chars:
             start, x0, top, x1, bottom = i, cx0, ctop, cx1, cbottom
@@ -192,6 +202,7 @@ def _edges(page: pdfium.PdfPage, frame: _Frame) -> tuple[list[dict], bool]:
     images = False
     matrix = raw.FS_MATRIX()
     x, y = ctypes.c_float(), ctypes.c_float()
+    bounds = tuple(ctypes.c_float() for _ in range(4))
 
     def walk(objects, transform) -> None:
         nonlocal images
@@ -209,6 +220,9 @@ def _edges(page: pdfium.PdfPage, frame: _Frame) -> tuple[list[dict], bool]:
                 count = raw.FPDFFormObj_CountObjects(obj)
                 walk((raw.FPDFFormObj_GetObject(obj, k) for k in range(count)), m)
                 continue
+            raw.FPDFPageObj_GetBounds(obj, *bounds)
+            if max(bounds[2].value - bounds[0].value, bounds[3].value - bounds[1].value) < 5:
+                continue  # a stroke of a drawing, too short for a table's rule
             points: list[tuple[float, float]] = []
             first: tuple[float, float] | None = None
             for s in range(raw.FPDFPath_CountSegments(obj)):
