@@ -189,7 +189,7 @@ def test_two_column_introduction_reads_column_by_column():
     source = next(i for t, i in at.items() if "Source codes are assigned" in t)
     pa = next(i for t, i in at.items() if t == "PA")
     pe = next(i for t, i in at.items() if t == "PE")
-    maintenance = next(i for t, i in at.items() if t.startswith("(2) Maintenance Code"))
+    maintenance = next(i for t, i in at.items() if "Maintenance codes are assigned" in t)
     assert source < pa < pe < maintenance
 
 

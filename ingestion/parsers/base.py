@@ -70,7 +70,14 @@ def strip_leaders(text: str) -> str:
 
 
 HEADING_NUMBER = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+(\S.*)$")
-LIST_NUMBER = re.compile(r"^(\d{1,2})[.)]\s+(\S.*)$")
+# A numbered step: "3. Remove…", "3) Remove…", and "(3) Remove…" as military manuals print it.
+LIST_NUMBER = re.compile(r"^(?:(\d{1,2})[.)]|\((\d{1,2})\))\s+(\S.*)$")
+
+
+def list_number(text: str) -> tuple[int, str] | None:
+    """The step number and the step's text, if ``text`` starts a numbered step."""
+    m = LIST_NUMBER.match(text)
+    return (int(m.group(1) or m.group(2)), m.group(3)) if m else None
 
 
 def heading_level_from_number(text: str) -> int | None:

@@ -17,6 +17,7 @@ from ingestion.parsers.base import (
     LIST_NUMBER,
     dehyphenate,
     heading_level_from_number,
+    list_number,
 )
 from maint.domain import Element
 
@@ -137,10 +138,10 @@ def lines_to_elements(pages: list[list[Line]], fonts_known: bool = False) -> lis
             flush()
             elements.append(Element(kind="heading", text=text, level=level, page=line.page))
             continue
-        m_num = LIST_NUMBER.match(text)
+        m_num = list_number(text)
         if (
             m_num
-            and int(m_num.group(1)) not in (1, last_number + 1)
+            and m_num[0] not in (1, last_number + 1)
             and buf
             and (_continues(buf, Line(text="x", page=line.page)))
         ):
@@ -149,9 +150,9 @@ def lines_to_elements(pages: list[list[Line]], fonts_known: bool = False) -> lis
         if m_num or m_bullet:
             flush()
             kind = "list_item"
-            number = int(m_num.group(1)) if m_num else None
+            number = m_num[0] if m_num else None
             last_number = number or last_number
-            body = m_num.group(2) if m_num else m_bullet.group(1)
+            body = m_num[1] if m_num else m_bullet.group(1)
             buf = [Line(text=body, page=line.page)]
             continue
         if _SIGNAL.match(text) or (line.gap_before and buf and not _continues(buf, line)):
