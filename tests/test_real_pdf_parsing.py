@@ -7,6 +7,7 @@ those PDFs; the rule-level checks at the end need no files.
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
 
@@ -73,18 +74,24 @@ def test_no_cid_placeholder_reaches_an_element(name):
     assert not [t for t in texts(d.elements) if "(cid:" in t or "\ufffd" in t or "\uffff" in t]
 
 
-def _pdf(content: bytes, font: bytes, *more: bytes) -> bytes:
-    """A one-page PDF drawing ``content`` with ``font`` as /F1 (no ToUnicode map); ``more``
-    are objects 6, 7, … the font refers to."""
+def _pdf(content: bytes | list[bytes], font: bytes, *more: bytes) -> bytes:
+    """A PDF of one page per ``content`` stream, drawing with ``font`` as /F1 (no ToUnicode
+    map) and ``more`` objects: the first of them is /Im1 (the font may refer to the others)."""
+    pages = [content] if isinstance(content, bytes) else content
+    first = 3 + 2 * len(pages)  # the font's object number; ``more`` follow it
+    resources = b"<< /Font << /F1 %d 0 R >> /XObject << /Im1 %d 0 R >> >>" % (first, first + 1)
+    kids = b" ".join(b"%d 0 R" % (3 + 2 * k) for k in range(len(pages)))
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
-        _stream(content),
-        font,
-        *more,
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(pages)),
     ]
+    for k, page in enumerate(pages):
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources %s "
+            b"/Contents %d 0 R >>" % (resources, 4 + 2 * k)
+        )
+        objects.append(_stream(page))
+    objects += [font, *more]
     out, offsets = b"%PDF-1.4\n", []
     for i, body in enumerate(objects, 1):
         offsets.append(len(out))
@@ -209,6 +216,28 @@ def test_ocr_text_is_used_as_it_is():
     d = doc("TM-9-2920-225-34")
     # the OCR slip "iS" and "0il" are the document's text; nothing is corrected or dropped
     assert any("engine 0il is used" in t for t in texts(on_page(d, 14)))
+
+
+HELVETICA = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+GREY_PIXEL = (
+    b"<< /Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray "
+    b"/BitsPerComponent 8 /Length 1 >>\nstream\n\x80\nendstream"
+)
+
+
+def test_a_scanned_page_is_counted_and_reported_by_maint_ingest(scratch, tmp_path):
+    """Page 2 is a picture with no text layer; page 3 is blank paper."""
+    from tests.test_cli import maint
+
+    text = b"BT /F1 12 Tf 72 700 Td (1-1. SCOPE. This manual covers the pump.) Tj ET"
+    scan = b"q 500 0 0 700 50 50 cm /Im1 Do Q"
+    path = tmp_path / "scanned.pdf"
+    path.write_bytes(_pdf([text, scan, b""], HELVETICA, GREY_PIXEL))
+    assert parse_file(path, path.read_bytes()).pages_without_text == [2]
+    run = maint("ingest", str(path), "--json", data_dir=scratch.settings.data_dir)
+    assert run.returncode == 0, run.stderr
+    assert "(1 page without text: scanned images)" in " ".join(run.stderr.split())
+    assert json.loads(run.stdout)["files"][0]["pages_without_text"] == [2]
 
 
 # -- 5. tables ---------------------------------------------------------------------------------
