@@ -64,7 +64,7 @@ def _check_readable(data: bytes) -> None:
 
 def _table_row(box: TableBox) -> Row:
     """A stand-in row where a ruled table sits, so that it takes its place in reading order."""
-    word = Word("", box.x0, box.top, box.x1, box.bottom, 0.0, False)
+    word = Word("", box.x0, box.top, box.x1, box.bottom, 0.0, False, box.order, box.bottom)
     return Row([Segment([word])], box.top, box.bottom, extra={"table": box.rows})
 
 

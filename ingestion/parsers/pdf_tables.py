@@ -46,6 +46,7 @@ class TableBox:
     top: float
     x1: float
     bottom: float
+    order: int = 0  # where the PDF draws its first word
 
 
 def _cell_text(words: list[Word]) -> str:
@@ -103,7 +104,7 @@ def _flanked(inside: list[Word], outside: list[Word], x0: float, x1: float) -> b
 def _one_header(rows: list[list[str]]) -> list[list[str]]:
     """Column titles ruled as several rows (``(1)`` / ``ITEM`` / ``NO.``) merged into one."""
     n = 0
-    while n < min(4, len(rows) - 1) and all(
+    while n < min(8, len(rows) - 1) and all(
         c.upper() == c and not any(ch.isdigit() for ch in _COLUMN_NUMBER.sub("", c))
         for c in rows[n]
     ):
@@ -143,7 +144,8 @@ def ruled_tables(page: PageText) -> tuple[list[TableBox], list[Word]]:
             [w for i, w in free if i in mine], [w for i, w in free if i not in mine], x0, x1
         ):
             continue  # the rules box in part of a wider table: read it as unruled
-        found.append(TableBox(_one_header(rows), x0, top, x1, bottom))
+        order = min((w.order for i, w in free if i in mine), default=0)
+        found.append(TableBox(_one_header(rows), x0, top, x1, bottom, order))
         taken |= mine
     return found, [w for i, w in indexed if i not in taken]
 
@@ -257,7 +259,9 @@ def _assemble(lines: list[Row], bounds: list[float], header: bool = True) -> lis
     # Rows of several lines: blank lines between them, or a first column (the key) filled
     # only where a row starts (item numbers of a PMCS or troubleshooting table).
     key = next((k for k in range(len(bounds)) if any(c[k] for c in body)), 0)
-    spaced = spaced or sum(1 for c in body if c[key]) < 0.6 * len(body)
+    # (Not in a ruled row: its rules already group its lines; each line of values is a row,
+    # as a MAC lists maintenance functions line by line under one component.)
+    spaced = spaced or (header and sum(1 for c in body if c[key]) < 0.6 * len(body))
     rows: list[list[list[str]]] = []
     for k, cells in enumerate(body):
         filled = [i for i, c in enumerate(cells) if c]
