@@ -64,6 +64,8 @@ def ingest(
                 line = f"[{style}]{result.status:>9}[/] {result.path}"
                 if result.reason:
                     line += f": {result.reason} — {result.hint}"
+                if blank := len(result.pages_without_text):
+                    line += f" ({blank} page{'s' * (blank > 1)} without text: scanned images)"
                 err.print(line, highlight=False)
 
             summary = Ingestor(settings, pg, graph, embedder).ingest(paths, started, done)

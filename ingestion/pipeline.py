@@ -49,6 +49,7 @@ class FileResult:
     seconds: float = 0.0
     reason: str | None = None
     hint: str | None = None
+    pages_without_text: list[int] = field(default_factory=list)  # image-only pages
 
 
 @dataclass
@@ -312,6 +313,7 @@ class Ingestor:
             entities=len(facts.nodes),
             relations=len(facts.edges),
             seconds=time.perf_counter() - t0,
+            pages_without_text=parsed.pages_without_text,
         )
 
 

@@ -28,12 +28,23 @@ class Element(BaseModel):
     rows: list[list[str]] | None = None  # table rows, header first
 
 
+class TitleEquipment(BaseModel):
+    """An end item as the title page names it: what it is, its model and stock number."""
+
+    name: str  # the title-page line, e.g. "LEECE-NEVILLE MODEL 3002AC"
+    model: str | None = None  # "3002AC"
+    nsn: str | None = None  # "2920-00-909-2483" (older lists print 4-3-4 FSNs)
+
+
 class ParsedDocument(BaseModel):
     path: str
     format: Literal["pdf", "html", "markdown", "text"]
     title: str
     pages: int
     elements: list[Element]
+    publication: str | None = None  # "TM 9-2920-225-34", from the title page
+    equipment: list[TitleEquipment] = Field(default_factory=list)
+    pages_without_text: list[int] = Field(default_factory=list)  # scans with no text layer
 
 
 class Block(BaseModel):

@@ -57,8 +57,27 @@ def clean(text: str) -> str:
     return _SPACES.sub(" ", text.replace("\u00ad", "")).strip()
 
 
+# Dot leaders: "GLOW PLUG.......", "Scope . . . . . . 1-1". Three dots or more; a single dot
+# (the indent mark of a parts-list description, ". RING, SS") stays.
+_LEADER = re.compile(r"\s*(?:\.\s?){3,}")
+
+
+def strip_leaders(text: str) -> str:
+    """Remove dot leaders (a run of three or more dots) from a line or a table cell."""
+    if ". ." not in text and "..." not in text:
+        return text
+    return _SPACES.sub(" ", _LEADER.sub(" ", text)).strip()
+
+
 HEADING_NUMBER = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+(\S.*)$")
-LIST_NUMBER = re.compile(r"^(\d{1,2})[.)]\s+(\S.*)$")
+# A numbered step: "3. Remove…", "3) Remove…", and "(3) Remove…" as military manuals print it.
+LIST_NUMBER = re.compile(r"^(?:(\d{1,2})[.)]|\((\d{1,2})\))\s+(\S.*)$")
+
+
+def list_number(text: str) -> tuple[int, str] | None:
+    """The step number and the step's text, if ``text`` starts a numbered step."""
+    m = LIST_NUMBER.match(text)
+    return (int(m.group(1) or m.group(2)), m.group(3)) if m else None
 
 
 def heading_level_from_number(text: str) -> int | None:

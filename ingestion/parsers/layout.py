@@ -17,6 +17,7 @@ from ingestion.parsers.base import (
     LIST_NUMBER,
     dehyphenate,
     heading_level_from_number,
+    list_number,
 )
 from maint.domain import Element
 
@@ -24,6 +25,7 @@ _DIGITS = re.compile(r"\d+")
 _BULLET = re.compile(r"^[-•*▪◦–]\s+(\S.*)$")
 _CELL_SPLIT = re.compile(r"\s{2,}|\t")
 _SIGNAL = re.compile(r"^(DANGER|WARNING|CAUTION|NOTE)\b")
+_SIGNAL_ALONE = re.compile(r"^[.\s]*(DANGER|WARNING|CAUTION|NOTE)S?[.:\s]*$")
 
 
 @dataclass
@@ -136,10 +138,10 @@ def lines_to_elements(pages: list[list[Line]], fonts_known: bool = False) -> lis
             flush()
             elements.append(Element(kind="heading", text=text, level=level, page=line.page))
             continue
-        m_num = LIST_NUMBER.match(text)
+        m_num = list_number(text)
         if (
             m_num
-            and int(m_num.group(1)) not in (1, last_number + 1)
+            and m_num[0] not in (1, last_number + 1)
             and buf
             and (_continues(buf, Line(text="x", page=line.page)))
         ):
@@ -148,14 +150,16 @@ def lines_to_elements(pages: list[list[Line]], fonts_known: bool = False) -> lis
         if m_num or m_bullet:
             flush()
             kind = "list_item"
-            number = int(m_num.group(1)) if m_num else None
+            number = m_num[0] if m_num else None
             last_number = number or last_number
-            body = m_num.group(2) if m_num else m_bullet.group(1)
+            body = m_num[1] if m_num else m_bullet.group(1)
             buf = [Line(text=body, page=line.page)]
             continue
         if _SIGNAL.match(text) or (line.gap_before and buf and not _continues(buf, line)):
             flush()
         buf.append(line)
+        if _SIGNAL_ALONE.match(text):
+            flush()  # "WARNING" on its own line heads the text under it (merge_signal_words)
     flush()
     return merge_signal_words(elements)
 
@@ -165,13 +169,13 @@ def merge_signal_words(elements: list[Element]) -> list[Element]:
     out: list[Element] = []
     pending: Element | None = None
     for e in elements:
-        word = e.text.strip().rstrip(":").upper() if e.kind in ("paragraph", "heading") else ""
+        word = e.text.strip(" .:").upper() if e.kind in ("paragraph", "heading") else ""
         if word in ("DANGER", "WARNING", "CAUTION", "NOTE"):
             pending = e
             continue
         if pending is not None:
             if e.kind == "paragraph":
-                e = e.model_copy(update={"text": f"{pending.text.strip().rstrip(':')}: {e.text}"})
+                e = e.model_copy(update={"text": f"{pending.text.strip(' .:')}: {e.text}"})
             else:
                 out.append(pending.model_copy(update={"kind": "paragraph"}))
             pending = None

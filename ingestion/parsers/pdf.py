@@ -1,27 +1,40 @@
-"""PDF manuals, from the text layer, through pdfplumber (tables) and pypdf (checks).
+"""PDF manuals: pdfium reads the words, the layout modules put them in order and in tables.
 
-Real manual PDFs put two columns side by side, repeat headers and footers on every page and
-hyphenate words across line breaks. Lines are read in the PDF's text flow (see
-``_page_lines``); tables found by pdfplumber are taken out of the flow and kept as rows;
-headings are recognised by font size (larger than body text) or bold numbered lines.
+Per page: words and ruling lines (``pdf_text``); ruled tables cut out (``pdf_tables``); the
+rest grouped into rows; page furniture dropped across the document (``furniture``); rows
+put in reading order, two-column bands column by column (``pdf_layout``); unruled tables
+found in each column; then headings from the manual's numbering, or from bold and large
+type where the manual numbers nothing (``sections``). The title page gives the title,
+publication number and equipment (``title_page``). Pages that are an image with no text
+layer (scanned without OCR) are listed on the document; blank pages are not.
 """
 
 from __future__ import annotations
 
 import io
 import itertools
-import statistics
 from pathlib import Path
 
-import pdfplumber
+import pypdfium2 as pdfium
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
-from ingestion.parsers.base import HEADING_NUMBER, ParseError, clean, dehyphenate
-from ingestion.parsers.layout import Line, drop_running_lines, lines_to_elements
+from ingestion.parsers import furniture, sections
+from ingestion.parsers.base import ParseError, clean, strip_leaders
+from ingestion.parsers.layout import Line, lines_to_elements
+from ingestion.parsers.pdf_headings import mark_headings
+from ingestion.parsers.pdf_layout import (
+    Row,
+    Segment,
+    lines_of,
+    reading_order,
+    segments_of,
+    word_gap,
+)
+from ingestion.parsers.pdf_tables import TableBox, ruled_tables, text_tables
+from ingestion.parsers.pdf_text import PageText, Word, read_page
+from ingestion.parsers.title_page import read_title_page
 from maint.domain import ParsedDocument
-
-_ROW_TOLERANCE = 2.0  # points: consecutive words whose tops differ less sit on one line
 
 
 def _check_readable(data: bytes) -> None:
@@ -44,129 +57,146 @@ def _check_readable(data: bytes) -> None:
         ) from exc
 
 
-def _table_index(word: dict, boxes: list[tuple[float, float, float, float]]) -> int | None:
-    cx = (word["x0"] + word["x1"]) / 2
-    cy = (word["top"] + word["bottom"]) / 2
-    for i, (x0, top, x1, bottom) in enumerate(boxes):
-        if x0 <= cx <= x1 and top <= cy <= bottom:
-            return i
-    return None
+def _table_row(box: TableBox) -> Row:
+    """A stand-in row where a ruled table sits, so that it takes its place in reading order."""
+    word = Word("", box.x0, box.top, box.x1, box.bottom, 0.0, False, box.order, box.bottom)
+    return Row([Segment([word])], box.top, box.bottom, extra={"table": box.rows})
 
 
-def _line(words: list[dict], page: int) -> Line:
+def _document_rows(texts: list[PageText]) -> list[list[Row]]:
+    """Each page's rows, ruled tables in their places; segments split by the document's spacing."""
+    found = [ruled_tables(t) for t in texts]
+    lines = [lines_of(words) for _, words in found]
+    gap = word_gap([ws for page in lines for ws in page])
+    pages = []
+    for (tables, _), page in zip(found, lines, strict=True):
+        rows = [Row(segments_of(ws, gap)) for ws in page]
+        rows.extend(_table_row(t) for t in tables)
+        rows.sort(key=lambda r: r.top)
+        pages.append(rows)
+    return pages
+
+
+def _lines(page: furniture.Page) -> list[Line]:
+    """A page's rows in reading order, unruled tables gathered, as layout lines."""
+    rows = page.rows
+    if not rows:
+        return []
+    rows = reading_order(rows, min(r.x0 for r in rows), max(r.x1 for r in rows))
+    lines: list[Line] = []
+    flow: list[Row] = []
+
+    def flush_flow() -> None:
+        i = 0
+        for start, end, cells in text_tables(flow):
+            lines.extend(_text_line(r, page.number) for r in flow[i:start])
+            lines.append(
+                Line(text="", page=page.number, table=cells, extra={"top": flow[start].top})
+            )
+            i = end
+        lines.extend(_text_line(r, page.number) for r in flow[i:])
+        flow.clear()
+
+    for row in rows:
+        if "table" in row.extra:
+            flush_flow()
+            lines.append(
+                Line(text="", page=page.number, table=row.extra["table"], extra={"top": row.top})
+            )
+            continue
+        if row.extra.get("column_start"):
+            flush_flow()
+        flow.append(row)
+    flush_flow()
+    _mark_gaps(lines)
+    return lines
+
+
+def _text_line(row: Row, page: int) -> Line:
+    raw = row.text
     return Line(
-        text=" ".join(w["text"] for w in words),
+        text=strip_leaders(raw),
         page=page,
         extra={
-            "top": words[0]["top"],
-            "size": statistics.median(w["size"] for w in words),
-            "bold": all("bold" in w["fontname"].lower() for w in words),
+            "top": row.baseline,  # baselines: line spacing without the glyphs' ups and downs
+            "bottom": row.bottom,
+            "size": row.size,
+            "bold": row.bold,
+            "leaders": raw != strip_leaders(raw),
+            "column_start": row.extra.get("column_start", False),
+            "segments": len(row.segments),
         },
     )
 
 
-def _page_lines(page: pdfplumber.page.Page, number: int) -> list[Line]:
-    """Lines in the order the PDF draws them (its text flow), tables where the flow meets them.
-
-    Generators of manuals (word processors, DTP, reportlab) draw a column to its end before
-    starting the next, so the text flow is the reading order; sorting by position instead
-    would interleave the two columns line by line.
-    """
-    tables = page.find_tables()
-    boxes = [t.bbox for t in tables]
-    words = page.extract_words(
-        extra_attrs=["fontname", "size"], x_tolerance=1.5, use_text_flow=True
-    )
-    lines: list[Line] = []
-    current: list[dict] = []
-    emitted: set[int] = set()
-
-    def end_line() -> None:
-        nonlocal current
-        if current:
-            lines.append(_line(current, number))
-        current = []
-
-    for w in words:
-        idx = _table_index(w, boxes)
-        if idx is not None:
-            end_line()
-            if idx not in emitted:
-                emitted.add(idx)
-                rows = [
-                    [dehyphenate((cell or "").split("\n")) for cell in row]
-                    for row in tables[idx].extract()
-                ]
-                rows = [r for r in rows if any(r)]
-                if rows:
-                    lines.append(Line(text="", page=number, table=rows))
+def _mark_gaps(lines: list[Line]) -> None:
+    """Paragraph breaks: more space above a line than between the lines of a paragraph."""
+    text = [ln for ln in lines if ln.table is None]
+    pitch = [
+        b.extra["top"] - a.extra["top"]
+        for a, b in itertools.pairwise(text)
+        if 0 < b.extra["top"] - a.extra["top"] < 30
+    ]
+    # The line pitch inside a paragraph: the common small one (headings and breaks add more).
+    step = sorted(pitch)[len(pitch) // 4] if pitch else 12.0
+    prev: Line | None = None
+    for ln in lines:
+        if ln.table is not None:
+            prev = None
             continue
-        if current and (
-            abs(w["top"] - current[-1]["top"]) > _ROW_TOLERANCE or w["x0"] < current[-1]["x0"]
-        ):
-            end_line()
-        current.append(w)
-    end_line()
-    return lines
-
-
-def _mark_structure(pages: list[list[Line]]) -> None:
-    """Set gap_before (paragraph breaks) and heading levels from the font metrics."""
-    sizes = [ln.extra["size"] for lines in pages for ln in lines if ln.table is None]
-    if not sizes:
-        return
-    body = statistics.mode(round(s, 1) for s in sizes)
-    heading_sizes = sorted({round(s, 1) for s in sizes if s >= body + 0.8}, reverse=True)
-    for lines in pages:
-        prev: Line | None = None
-        spacing = [
-            b.extra["top"] - a.extra["top"]
-            for a, b in itertools.pairwise(lines)
-            if a.table is None and b.table is None and 0 < b.extra["top"] - a.extra["top"] < 30
-        ]
-        step = statistics.median(spacing) if spacing else 12.0
-        for ln in lines:
-            if ln.table is not None:
-                prev = None
-                continue
-            size = round(ln.extra["size"], 1)
-            text = clean(ln.text)
-            numbered = HEADING_NUMBER.match(text)
-            if size in heading_sizes and len(text) < 100:
-                level = (
-                    numbered.group(1).count(".") + 1
-                    if numbered
-                    else (heading_sizes.index(size) + 1)
-                )
-                ln.heading_level = level
-            elif ln.extra["bold"] and numbered and len(text) < 90 and not text.endswith("."):
-                ln.heading_level = numbered.group(1).count(".") + 1
-            if prev is not None:
-                delta = ln.extra["top"] - prev.extra["top"]
-                ln.gap_before = delta > 1.35 * step or delta < 0
-            else:
-                ln.gap_before = True
-            prev = ln
+        delta = ln.extra["top"] - prev.extra["top"] if prev is not None else 0
+        ln.gap_before = prev is None or ln.extra["column_start"] or delta > 1.25 * step or delta < 0
+        prev = ln
 
 
 def parse(path: Path, data: bytes) -> ParsedDocument:
     _check_readable(data)
     try:
-        with pdfplumber.open(io.BytesIO(data)) as pdf:
-            pages = [_page_lines(p, i) for i, p in enumerate(pdf.pages, start=1)]
-            meta_title = (pdf.metadata or {}).get("Title")
-    except ParseError:
-        raise
-    except Exception as exc:  # pdfminer raises many types on damaged files
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
         raise ParseError(
-            f"the PDF could not be read ({type(exc).__name__}: {exc})",
+            f"the PDF could not be read ({exc})",
             "the file is corrupt or truncated; download or export it again",
         ) from exc
-    _mark_structure(pages)
-    elements = lines_to_elements(drop_running_lines(pages), fonts_known=True)
-    title = meta_title if isinstance(meta_title, str) and meta_title.strip() else None
-    if not title:
-        title = next((e.text for e in elements if e.kind == "heading"), path.stem)
+    try:
+        texts = []
+        for i in range(len(pdf)):
+            page = pdf[i]
+            try:
+                texts.append(read_page(page, i + 1))
+            finally:
+                page.close()
+        metadata = pdf.get_metadata_dict()
+    finally:
+        pdf.close()
+    pages = [
+        furniture.Page(t.number, t.height, rows)
+        for t, rows in zip(texts, _document_rows(texts), strict=True)
+    ]
+    front = read_title_page([p.rows for p in pages[:3]])
+    furniture.strip(pages)
+    lines: list[Line] = []
+    for page in pages:
+        if page.work_package:
+            number, title = page.work_package
+            text = f"WP {number} {title}".strip()
+            lines.append(Line(text=text, page=page.number, heading_level=sections.SECTION))
+        lines.extend(_lines(page))
+    lines = mark_headings(lines)
+    elements = lines_to_elements([lines], fonts_known=True)
+    meta_title = clean(metadata.get("Title") or "")
+    title = (
+        front.title
+        or meta_title
+        or next((e.text for e in elements if e.kind == "heading"), path.stem)
+    )
     return ParsedDocument(
-        path=str(path), format="pdf", title=clean(title), pages=len(pages), elements=elements
+        path=str(path),
+        format="pdf",
+        title=clean(title),
+        pages=len(texts),
+        elements=elements,
+        publication=front.publication,
+        equipment=front.equipment,
+        pages_without_text=[t.number for t in texts if not t.words and t.has_images],
     )
