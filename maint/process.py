@@ -36,9 +36,12 @@ def setup() -> None:
     environment wins (a dedicated, otherwise idle machine).
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    # transformers' and the Hub's tqdm bars (GGUF conversion, "Loading weights", "Writing
-    # model shards") on every model load, between maint's own lines. Read when huggingface_hub
-    # is imported; HF_HUB_DISABLE_PROGRESS_BARS=0 in the environment wins.
+    # Libraries' tqdm bars on every model load, between maint's own lines: transformers' GGUF
+    # conversion (plain tqdm), "Loading weights", "Writing model shards" (its tqdm wrapper,
+    # switched by the Hub's variable). maint draws its own progress with rich, never tqdm.
+    # Both variables are read when those libraries are imported; set to 0 in the environment,
+    # they win.
+    os.environ.setdefault("TQDM_DISABLE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     for name, level in _QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(level)

@@ -227,7 +227,7 @@ GREY_PIXEL = (
 
 def test_a_scanned_page_is_counted_and_reported_by_maint_ingest(scratch, tmp_path):
     """Page 2 is a picture with no text layer; page 3 is blank paper."""
-    from tests.test_cli import maint
+    from tests.helpers import maint
 
     text = b"BT /F1 12 Tf 72 700 Td (1-1. SCOPE. This manual covers the pump.) Tj ET"
     scan = b"q 500 0 0 700 50 50 cm /Im1 Do Q"
