@@ -142,13 +142,21 @@ def rank_table(ranks: dict[str, list[int | None]]) -> dict[str, dict[str, float 
     }
 
 
+@dataclass
+class RetrievalScores:
+    """Every retriever's recall and MRR, and the rank each gave each question's evidence."""
+
+    table: dict[str, dict[str, float | int]]
+    ranks: dict[str, dict[str, int | None]]  # question id -> retriever -> rank (None: missed)
+
+
 def retrieval_baselines(
     hybrid: HybridRetriever,
     chunks: Chunks,
     embedder: Embedder,
     items: Sequence[EvalItem],
     progress: Callable[[], None] | None = None,
-) -> dict[str, dict[str, float | int]]:
+) -> RetrievalScores:
     """Recall@5, recall@20 and MRR of every retriever on the items with evidence."""
     pages = chunks.pages()
     baselines = {
@@ -158,6 +166,7 @@ def retrieval_baselines(
         "llamaindex": LlamaIndexVectors(chunks, embedder).search,
     }
     ranks: dict[str, list[int | None]] = {name: [] for name in RETRIEVERS}
+    per_question: dict[str, dict[str, int | None]] = {}
     for item in items:
         if progress:
             progress()
@@ -176,4 +185,5 @@ def retrieval_baselines(
         for name, hits in ours.items():
             passages = [Passage(h.text, h.source_path, h.page_start, h.page_end) for h in hits]
             ranks[name].append(gold_rank(passages[:DEPTH], gold))
-    return rank_table(ranks)
+        per_question[item.id] = {name: r[-1] for name, r in ranks.items()}
+    return RetrievalScores(rank_table(ranks), per_question)

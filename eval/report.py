@@ -169,7 +169,24 @@ def render_markdown(results: dict[str, Any], charts: list[str]) -> str:
         )
     )
 
+    missed = {
+        qid: r for qid, r in results.get("retrieval_ranks", {}).items() if not _top5(r.get("fused"))
+    }
+    if missed:
+        out += ["", f"Evidence not in fused top 5 ({len(missed)} questions; rank, – = not in 20):"]
+        out.append("")
+        names = list(next(iter(missed.values())))
+        out.append(
+            _table(
+                ["question", *names], [[q, *[fmt(r[n]) for n in names]] for q, r in missed.items()]
+            )
+        )
+
     types = sorted({t for r in modes.values() for t in r["by_type"]})
+    if not modes:
+        out += ["", "## Definitions", ""]
+        out += [f"- **{k}**: {v}" for k, v in results["definitions"].items()]
+        return "\n".join(out) + "\n"
     out += ["", "## Accuracy by question type", ""]
     out.append(
         _table(
@@ -209,6 +226,10 @@ def render_markdown(results: dict[str, Any], charts: list[str]) -> str:
     out += ["", "## Definitions", ""]
     out += [f"- **{k}**: {v}" for k, v in results["definitions"].items()]
     return "\n".join(out) + "\n"
+
+
+def _top5(rank: int | None) -> bool:
+    return rank is not None and rank <= 5
 
 
 def plot_charts(results: dict[str, Any], out_dir: Path) -> list[str]:

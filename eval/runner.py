@@ -89,7 +89,7 @@ def run(
     """Evaluate ``items`` in every mode of ``setup`` against the workspace behind ``answerer``."""
     tick = progress or (lambda _: None)
     started, t0 = datetime.now(UTC), time.perf_counter()
-    retrieval = retrieval_baselines(
+    scores = retrieval_baselines(
         answerer.retriever, chunks, embedder, items, lambda: tick("retrieval baselines")
     )
     corpus = SourceIndex(chunks.texts)
@@ -134,7 +134,8 @@ def run(
         "adapter": setup.adapter,
         "judge": {"url": setup.judge.url, "model": setup.judge.model} if setup.judge else None,
         "definitions": DEFINITIONS,
-        "retrieval": retrieval,
+        "retrieval": scores.table,
+        "retrieval_ranks": scores.ranks,
         "modes": modes,
         "answers": rows_by_mode,
     }

@@ -54,7 +54,16 @@ RELS_FILE = "graph-relationships.jsonl"
 DATA_FILES = (PG_FILE, NODES_FILE, RELS_FILE)
 # maint's tables (retrieval/migrations), dumped and restored together. A target counts as
 # empty when it holds no documents, chunks or graph nodes: its ingestion log is replaced.
-PG_TABLES = ("schema_migrations", "store_meta", "documents", "chunks", "ingestion_runs")
+PG_TABLES = (
+    "schema_migrations",
+    "store_meta",
+    "documents",
+    "chunks",
+    "chunk_terms",
+    "units",
+    "unit_terms",
+    "ingestion_runs",
+)
 _CONTENT_TABLES = ("documents", "chunks")
 
 
@@ -486,6 +495,8 @@ def restore(
         pg.close()
     applied = sorted(set(versions) - set(manifest["postgres"]["migrations"]))
     expected_pg = dict(manifest["postgres"]["tables"])
+    # Tables newer than the backup were made (and filled) by the migrations just applied.
+    pg_counts = {t: n for t, n in pg_counts.items() if t in expected_pg}
     expected_pg["schema_migrations"] += len(applied)
     return {
         "directory": str(directory),

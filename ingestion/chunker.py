@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from maint.domain import Block, BlockKind, Chunk, Element, ParsedDocument
+from maint.domain import Block, BlockKind, Chunk, Element, ParsedDocument, SearchUnit
+from maint.identifiers import PART_COLUMN
 
 TokenCounter = Callable[[str], int]
 
@@ -186,7 +187,7 @@ def _split_table(block: Block, limit: int, count: TokenCounter) -> list[Block]:
     return pieces
 
 
-def _units(
+def _pieces(
     blocks: list[Block], chunk_tokens: int, overlap: int, max_tokens: int, count: TokenCounter
 ) -> Iterator[Block]:
     """Blocks made small enough to chunk: long prose and huge tables are split."""
@@ -208,6 +209,7 @@ def chunk_blocks(
     chunk_tokens: int = 200,
     overlap: int = 30,
     max_tokens: int = 600,
+    document: str = "",
 ) -> list[Chunk]:
     chunks: list[Chunk] = []
     group: list[Block] = []
@@ -231,15 +233,46 @@ def chunk_blocks(
                 text=text,
                 tokens=count(text),
                 blocks=list(group),
+                units=search_units(group),
+                document=document,
             )
         )
         group, size = [], 0
 
-    for unit in _units(blocks, chunk_tokens, overlap, max_tokens, count):
-        unit_size = count(unit.text)
-        if group and (unit.section != group[0].section or size + unit_size > chunk_tokens):
+    for piece in _pieces(blocks, chunk_tokens, overlap, max_tokens, count):
+        piece_size = count(piece.text)
+        if group and (piece.section != group[0].section or size + piece_size > chunk_tokens):
             close()
-        group.append(unit)
-        size += unit_size
+        group.append(piece)
+        size += piece_size
     close()
     return chunks
+
+
+MIN_UNIT_CHARS = 25  # shorter sentences ('See figure 3.') say nothing on their own
+
+
+def search_units(blocks: list[Block]) -> list[SearchUnit]:
+    """A chunk's search units: each table row under its header (a parts-list row when the
+    header has a stock or part number column), each safety block whole, and every sentence
+    of at least ``MIN_UNIT_CHARS`` of the rest."""
+    units: list[SearchUnit] = []
+    for block in blocks:
+        if block.kind == "table" and len(block.rows) > 1:
+            header = block.rows[0]
+            kind = "part_row" if any(PART_COLUMN.search(cell) for cell in header) else "row"
+            units += [
+                SearchUnit(kind=kind, text=render_table([header, row]))
+                for row in block.rows[1:]
+                if sum(bool(cell.strip()) for cell in row) >= 2
+            ]
+        elif block.kind in ("warning", "note"):
+            units.append(SearchUnit(kind="safety", text=block.text))
+        else:
+            units += [
+                SearchUnit(kind="sentence", text=sentence)
+                for line in block.text.splitlines()
+                for sentence in _SENTENCE.split(line)
+                if len(sentence.strip()) >= MIN_UNIT_CHARS
+            ]
+    return list({u.text: u for u in units}.values())

@@ -255,6 +255,7 @@ class Ingestor:
                 self.settings.chunk_tokens,
                 self.settings.chunk_overlap_tokens,
                 self.settings.max_chunk_tokens,
+                parsed.title,
             )
             facts = self.extractor.extract(doc_id, parsed.title, chunks)
         if not chunks:
@@ -266,7 +267,13 @@ class Ingestor:
             )
 
         with timings.measure("embed"):
-            vectors = self.embedder.embed([c.embed_text for c in chunks])
+            texts = [c.embed_text for c in chunks] + [u for c in chunks for u in c.unit_embed_texts]
+            embedded = self.embedder.embed(texts)
+            vectors, unit_vectors = embedded[: len(chunks)], []
+            at = len(chunks)
+            for c in chunks:
+                unit_vectors.append(embedded[at : at + len(c.units)])
+                at += len(c.units)
 
         previous = [d.id for d in self.pg.find_by_source(source) if d.id != doc_id]
         doc = DocumentRecord(
@@ -281,7 +288,7 @@ class Ingestor:
             chunks=len(chunks),
         )
         with timings.measure("vector_store"):
-            self.pg.write_pending(doc, chunks, vectors)
+            self.pg.write_pending(doc, chunks, vectors, unit_vectors)
         try:
             with timings.measure("graph"):
                 self.graph.write_document(doc, chunks, facts)

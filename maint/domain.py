@@ -61,6 +61,21 @@ class Block(BaseModel):
     title: str | None = None  # procedure/table title (the heading it sits under)
 
 
+def search_path(document: str, section: list[str]) -> str:
+    """'Manual title > chapter > … > table title'."""
+    return " > ".join(p for p in (document, *section) if p)
+
+
+UnitKind = Literal["row", "part_row", "sentence", "safety"]
+
+
+class SearchUnit(BaseModel):
+    """A table row (under its header), a sentence or a safety block inside a chunk."""
+
+    kind: UnitKind  # part_row: a parts-list row, what a question for a stock number wants
+    text: str
+
+
 class Chunk(BaseModel):
     id: str  # "<document id>:<ordinal>"
     document_id: str
@@ -71,6 +86,18 @@ class Chunk(BaseModel):
     text: str  # what is shown and searched
     tokens: int
     blocks: list[Block] = Field(default_factory=list, exclude=True)
+    # Search units: the table rows (under their header), sentences and safety blocks inside
+    # the chunk. Each is embedded and ranked on its own, so that one parts-list row is not
+    # drowned in a page of others; a unit that matches brings its chunk.
+    units: list[SearchUnit] = Field(default_factory=list, exclude=True)
+    document: str = Field(default="", exclude=True)  # the manual's title: the path's root
+
+    @property
+    def search_path(self) -> str:
+        """Manual > chapter > … > table title: what grounds the chunk and its units when
+        they are embedded and counted for BM25 ('the DG-450's oil capacity' has no 'DG-450'
+        in the row that answers it)."""
+        return search_path(self.document, self.section)
 
     @property
     def section_path(self) -> str:
@@ -78,8 +105,16 @@ class Chunk(BaseModel):
 
     @property
     def embed_text(self) -> str:
-        """Text given to the embedder: the section path grounds short chunks."""
-        return f"{self.section_path}\n{self.text}" if self.section else self.text
+        """Text given to the embedder (and counted for BM25): the path grounds short chunks."""
+        return self.grounded(self.text)
+
+    @property
+    def unit_embed_texts(self) -> list[str]:
+        return [self.grounded(u.text) for u in self.units]
+
+    def grounded(self, text: str) -> str:
+        path = self.search_path
+        return f"{path}\n{text}" if path else text
 
 
 class Node(BaseModel):

@@ -61,6 +61,24 @@ MODEL_NAME = re.compile(r"(?<![\w-])([A-Z]{1,4}-\d{2,4}[A-Z]?)(?![\w-])")
 _NSN = re.compile(r"(?<![\w.-])(\d{4})[- ]?(\d{2})[- ]?(\d{3})[- ]?(\d{4})(?![\w-])")
 
 
+# A table column of stock or part numbers, as parts lists head them ('(3) NSN', 'PART NO.',
+# 'FEDERAL STOCK NUMBER', 'P/N', 'CAGEC').
+PART_COLUMN = re.compile(
+    r"\b(NSN|FSN|STOCK\s+(NO|NUMBER)|PART\s+(NO|NUMBER)|P/N|CAGEC?|FSCM)\b", re.I
+)
+# A question for a stock or part number: what a parts-list row answers.
+_ASKS_FOR_IDENTIFIER = re.compile(
+    r"\b(NSNs?|FSNs?|stock\s+(no|number)s?|part\s+(no|number)s?|p/ns?|kit\s+(no|number)|"
+    r"cage\s*c?o?d?e?)\b",
+    re.I,
+)
+
+
+def asks_for_identifier(question: str) -> bool:
+    """'NSN for the lock?', 'what part number…': the answer is a parts-list row."""
+    return bool(_ASKS_FOR_IDENTIFIER.search(question))
+
+
 def norm_part_number(text: str) -> str:
     """'WP-1143 B', 'WP1143B' and 'wp-1143-b' are one part: upper case, letters and digits.
 

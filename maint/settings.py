@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant.")
     weight_vector: float = Field(default=1.0, description="Fusion weight of vector search.")
     weight_keyword: float = Field(default=1.0, description="Fusion weight of keyword search.")
+    weight_units: float = Field(
+        default=1.0,
+        description="Fusion weight of each search over units (table rows, sentences, warnings).",
+    )
     weight_graph: float = Field(default=1.0, description="Fusion weight of graph lookups.")
     hnsw_ef_search: int = Field(
         default=40, description="pgvector hnsw.ef_search: higher = better recall, slower."

@@ -49,6 +49,7 @@ class Hit:
     retriever: str
     facts: list[Fact] = field(default_factory=list)
     ranks: dict[str, int] = field(default_factory=dict)  # retriever -> 1-based rank
+    unit: str | None = None  # the search unit (row, sentence, warning) that matched best
 
     @classmethod
     def from_row(cls, row: dict, retriever: str) -> Hit:
@@ -65,6 +66,7 @@ class Hit:
             tokens=row["tokens"],
             score=float(row["score"]),
             retriever=retriever,
+            unit=row.get("unit"),
         )
 
     @property

@@ -23,6 +23,7 @@ def rrf(
             if h.chunk_id not in fused:
                 fused[h.chunk_id] = replace(h, score=0.0, retriever="fused", facts=[], ranks={})
             f = fused[h.chunk_id]
+            f.unit = f.unit or h.unit
             if name not in f.ranks:
                 f.ranks[name] = rank
                 f.score += contribution

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from maint.embed import Embedder
-from maint.identifiers import contains_compacted
+from maint.identifiers import asks_for_identifier, contains_compacted
 from maint.settings import Settings
 from retrieval.base import Fact, Hit
 from retrieval.fusion import rrf
@@ -50,12 +50,22 @@ class HybridRetriever:
         graph: GraphRetriever | None = None,
     ):
         self.settings = settings
+        self.embedder = embedder
         self.vector = VectorRetriever(pg, embedder, settings.hnsw_ef_search)
+        ef = settings.hnsw_ef_search
+        self.vector_units = VectorRetriever(pg, embedder, ef, over="units")
+        self.vector_parts = VectorRetriever(pg, embedder, ef, over="part_rows")
         self.keyword = KeywordRetriever(pg)
+        self.keyword_units = KeywordRetriever(pg, over="units")
+        self.keyword_parts = KeywordRetriever(pg, over="part_rows")
         self.graph = graph
         self.weights = {
             "vector": settings.weight_vector,
             "keyword": settings.weight_keyword,
+            "vector_units": settings.weight_units,
+            "keyword_units": settings.weight_units,
+            "vector_part_rows": settings.weight_units,
+            "keyword_part_rows": settings.weight_units,
             "graph": settings.weight_graph,
         }
 
@@ -70,8 +80,16 @@ class HybridRetriever:
             ranked[name] = search()
             timings[name] = time.perf_counter() - t0
 
-        timed("vector", lambda: self.vector.retrieve(query, n))
+        t0 = time.perf_counter()
+        embedding = self.embedder.embed([query])[0]
+        timings["embed"] = time.perf_counter() - t0
+        timed("vector", lambda: self.vector.search(embedding, n))
+        timed("vector_units", lambda: self.vector_units.search(embedding, n))
         timed("keyword", lambda: self.keyword.retrieve(query, n))
+        timed("keyword_units", lambda: self.keyword_units.retrieve(query, n))
+        if asks_for_identifier(query):  # a stock or part number is asked: parts lists answer
+            timed("vector_part_rows", lambda: self.vector_parts.search(embedding, n))
+            timed("keyword_part_rows", lambda: self.keyword_parts.retrieve(query, n))
         lookup = None
         if use_graph and self.graph is not None:
             t0 = time.perf_counter()

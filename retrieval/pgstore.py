@@ -10,8 +10,10 @@ The schema is ``retrieval/migrations/*.sql``, applied in order on connect.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from importlib import resources
 
 import numpy as np
@@ -19,8 +21,9 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg.rows import dict_row
 
-from maint.domain import Chunk, DocumentRecord
-from retrieval.store import ChunkStore, StoreError
+from maint.domain import Chunk, DocumentRecord, search_path
+from retrieval.query import index_terms
+from retrieval.store import ChunkStore, SearchOver, StoreError
 
 _DOC_COLUMNS = (
     "id, sha256, source_path, title, format, pages, bytes, status, chunk_count AS chunks, "
@@ -35,10 +38,35 @@ _HIT_COLUMNS = (
 )
 # Part numbers compared letters-and-digits only (a stored column with a trigram index).
 _COMPACT = "c.compact"
-# Lexemes in more chunks than this are left out of keyword queries: a question's OR-query
-# over such words matched half a 100k-chunk table and took seconds to rank. Small corpora
-# never reach it, so their rankings keep every word.
-COMMON_LEXEME_ROWS = 2000
+# BM25 over ``chunk_terms`` (migration 004). A term in more chunks than COMMON_TERM_ROWS
+# only scores chunks that rarer terms found (at most CANDIDATES of them): a question's common
+# words matched half a 100k-chunk table and took seconds to rank. Small corpora never reach
+# the cap, so their rankings are plain BM25.
+COMMON_TERM_ROWS = 2000
+CANDIDATES = 300
+BM25_K1, BM25_B = 1.2, 0.75
+
+
+@dataclass(frozen=True)
+class _Searched:
+    """A table searched by vector and BM25: chunks themselves, or their search units."""
+
+    table: str
+    terms: str  # its term counts
+    key: str  # the terms table's column naming a row
+    chunk: str  # the column naming the chunk a row belongs to
+    unit_text: str  # what a hit reports as the matching unit
+    per_chunk: int  # rows fetched per chunk wanted (several units may share a chunk)
+    where: str = "true"  # which of the table's rows count (alias ``u``)
+
+
+_CHUNKS = _Searched("chunks", "chunk_terms", "chunk_id", "id", "NULL::text", 1)
+_UNITS = _Searched("units", "unit_terms", "unit_id", "chunk_id", "u.text", 4)
+_SEARCHED = {
+    "chunks": _CHUNKS,
+    "units": _UNITS,
+    "part_rows": replace(_UNITS, where="u.kind = 'part_row'"),
+}
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -68,9 +96,8 @@ class PgStore(ChunkStore):
             ) from exc
         self.migrate()
         register_vector(self.conn)
-        self._common: dict[str, float] = {}
-        self._common_at = float("-inf")
-        self._rows = 0.0
+        # per searched table: (when counted, (rows, mean terms per row))
+        self._stats: dict[str, tuple[float, tuple[float, float]]] = {}
 
     # -- schema -------------------------------------------------------------------------
     def migrate(self) -> list[int]:
@@ -93,6 +120,8 @@ class PgStore(ChunkStore):
                 self.conn.execute(sql.replace("{dim}", str(self.dim)))
                 self.conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
                 applied.append(version)
+            if 4 in applied:  # chunks written before BM25 get their terms counted now
+                self._backfill_terms()
             self.conn.execute(
                 "INSERT INTO store_meta VALUES ('embedding_dim', %s) ON CONFLICT DO NOTHING",
                 (str(self.dim),),
@@ -106,6 +135,21 @@ class PgStore(ChunkStore):
                 f"embedder gives {self.dim}; use another data dir / database for this model"
             )
         return applied
+
+    def _backfill_terms(self) -> None:
+        rows = self.conn.execute(
+            "SELECT c.id, d.title, c.section, c.text FROM chunks c"
+            " JOIN documents d ON d.id = c.document_id"
+        ).fetchall()
+        counts = [
+            term_counts(f"{search_path(r['title'], r['section'])}\n{r['text']}") for r in rows
+        ]
+        self._copy_terms(_CHUNKS, zip((r["id"] for r in rows), counts, strict=True))
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE chunks SET term_count = %s WHERE id = %s",
+                [(sum(c.values()), r["id"]) for r, c in zip(rows, counts, strict=True)],
+            )
 
     def close(self) -> None:
         self.conn.close()
@@ -134,11 +178,18 @@ class PgStore(ChunkStore):
         return {r["id"] for r in rows}
 
     def write_pending(
-        self, doc: DocumentRecord, chunks: Sequence[Chunk], embeddings: np.ndarray
+        self,
+        doc: DocumentRecord,
+        chunks: Sequence[Chunk],
+        embeddings: np.ndarray,
+        unit_embeddings: Sequence[np.ndarray] = (),
     ) -> None:
         """Store a new document version and its chunks, invisible until ``complete``."""
         if len(chunks) != len(embeddings):
             raise ValueError("one embedding per chunk")
+        if unit_embeddings and [len(e) for e in unit_embeddings] != [len(c.units) for c in chunks]:
+            raise ValueError("one embedding per search unit")
+        terms = [term_counts(c.embed_text) for c in chunks]
         with self.conn.transaction():
             self.conn.execute("DELETE FROM documents WHERE id = %s", (doc.id,))
             self.conn.execute(
@@ -159,7 +210,8 @@ class PgStore(ChunkStore):
                 self.conn.cursor() as cur,
                 cur.copy(
                     "COPY chunks (id, document_id, ordinal, section, section_path, page_start,"
-                    " page_end, text, tokens, embedding) FROM STDIN WITH (FORMAT BINARY)"
+                    " page_end, text, tokens, embedding, term_count)"
+                    " FROM STDIN WITH (FORMAT BINARY)"
                 ) as copy,
             ):
                 copy.set_types(
@@ -174,9 +226,10 @@ class PgStore(ChunkStore):
                         "text",
                         "int4",
                         "vector",
+                        "int4",
                     ]
                 )
-                for chunk, vec in zip(chunks, embeddings, strict=True):
+                for chunk, vec, counts in zip(chunks, embeddings, terms, strict=True):
                     copy.write_row(
                         (
                             chunk.id,
@@ -189,8 +242,50 @@ class PgStore(ChunkStore):
                             chunk.text,
                             chunk.tokens,
                             np.asarray(vec, dtype=np.float32),
+                            sum(counts.values()),
                         )
                     )
+            self._copy_terms(_CHUNKS, zip((c.id for c in chunks), terms, strict=True))
+            if unit_embeddings:
+                self._write_units(chunks, unit_embeddings)
+
+    def _write_units(self, chunks: Sequence[Chunk], embeddings: Sequence[np.ndarray]) -> None:
+        units = [
+            (f"{chunk.id}/{n}", chunk, unit, vec)
+            for chunk, vectors in zip(chunks, embeddings, strict=True)
+            for n, (unit, vec) in enumerate(zip(chunk.units, vectors, strict=True))
+        ]
+        counts = [term_counts(chunk.grounded(unit.text)) for _, chunk, unit, _ in units]
+        with (
+            self.conn.cursor() as cur,
+            cur.copy(
+                "COPY units (id, chunk_id, kind, text, embedding, term_count)"
+                " FROM STDIN WITH (FORMAT BINARY)"
+            ) as copy,
+        ):
+            copy.set_types(["text", "text", "text", "text", "vector", "int4"])
+            for (uid, chunk, unit, vec), c in zip(units, counts, strict=True):
+                copy.write_row(
+                    (
+                        uid,
+                        chunk.id,
+                        unit.kind,
+                        unit.text,
+                        np.asarray(vec, dtype=np.float32),
+                        sum(c.values()),
+                    )
+                )
+        self._copy_terms(_UNITS, zip((u[0] for u in units), counts, strict=True))
+
+    def _copy_terms(self, t: _Searched, rows: Iterable[tuple[str, dict[str, int]]]) -> None:
+        """BM25 term counts of chunks or units: (id, {term: count}) per row."""
+        with (
+            self.conn.cursor() as cur,
+            cur.copy(f"COPY {t.terms} (term, {t.key}, tf) FROM STDIN") as copy,
+        ):
+            for key, counts in rows:
+                for term, n in counts.items():
+                    copy.write_row((term, key, n))
 
     def complete(self, doc_id: str, replaces: Iterable[str] = ()) -> None:
         """Make a pending document visible and drop the versions it replaces, atomically."""
@@ -234,108 +329,133 @@ class PgStore(ChunkStore):
 
     # -- search -------------------------------------------------------------------------
     def vector_search(
-        self, embedding: np.ndarray, k: int, ef_search: int = 40, exact: bool = False
+        self,
+        embedding: np.ndarray,
+        k: int,
+        ef_search: int = 40,
+        exact: bool = False,
+        over: SearchOver = "chunks",
     ) -> list[dict]:
-        """Nearest chunks by cosine similarity (``score`` = 1 - distance), HNSW unless exact."""
+        """Nearest chunks by cosine similarity (``score`` = 1 - distance), HNSW unless exact.
+        Over units, the nearest search units, each as its chunk (the best unit a chunk)."""
         vec = np.asarray(embedding, dtype=np.float32)
+        t = _SEARCHED[over]
         with self.conn.transaction():
             self.conn.execute(
                 "SELECT set_config('hnsw.ef_search', %s, true),"
                 " set_config('hnsw.iterative_scan', 'relaxed_order', true),"
                 " set_config('enable_indexscan', %s, true)",
-                (str(max(ef_search, k)), "off" if exact else "on"),
+                (str(max(ef_search, k * t.per_chunk)), "off" if exact else "on"),
             )
-            return self.conn.execute(
-                f"SELECT {_HIT_COLUMNS}, 1 - v.dist AS score FROM ("
-                "  SELECT id, embedding <=> %(q)s AS dist FROM chunks"
-                "  ORDER BY embedding <=> %(q)s LIMIT %(k)s) v"
-                " JOIN chunks c ON c.id = v.id JOIN documents d ON d.id = c.document_id"
+            rows = self.conn.execute(
+                f"SELECT {_HIT_COLUMNS}, {t.unit_text} AS unit, 1 - v.dist AS score FROM ("
+                f"  SELECT id, embedding <=> %(q)s AS dist FROM {t.table} u WHERE {t.where}"
+                "  ORDER BY embedding <=> %(q)s LIMIT %(n)s) v"
+                f" JOIN {t.table} u ON u.id = v.id JOIN chunks c ON c.id = u.{t.chunk}"
+                " JOIN documents d ON d.id = c.document_id"
                 " WHERE d.status = 'complete' ORDER BY v.dist",
-                {"q": vec, "k": k},
+                {"q": vec, "n": k * t.per_chunk},
             ).fetchall()
+        return _best_per_chunk(rows, k)
 
-    def keyword_search(self, query: str, identifiers: Sequence[str], k: int) -> list[dict]:
-        """Full-text search with any of the question's terms (a question ANDs too much), plus
-        a bonus per identifier (compacted part number) the chunk contains, however spelled.
-        Words most chunks contain are dropped first; they cannot rank, only slow down."""
-        lexemes = self._query_lexemes(query)
-        likes = [f"%{i}%" for i in identifiers]
-        rare = [self._rare(like) for like in likes]
-        # A rare identifier (a part number) weighs more than a common one (a machine's model
-        # name, on many pages of its manual), and only rare ones widen the candidate set.
-        bonus = (
-            " + ".join(
-                f"{5.0 if r else 2.0} * ({_COMPACT} LIKE %(i{n})s)::int" for n, r in enumerate(rare)
-            )
-            or "0"
+    def keyword_search(
+        self, query: str, identifiers: Sequence[str], k: int, over: SearchOver = "chunks"
+    ) -> list[dict]:
+        """BM25 over the chunks' terms (section path and text), plus a bonus per identifier
+        (compacted part number) the chunk contains, however spelled. Over units, BM25 over
+        the search units, each returned as its chunk (the best unit a chunk).
+
+        Bounded: rare terms and rare identifiers find the candidates (at most ``CANDIDATES``,
+        best partial score first); common terms only add to those candidates' scores."""
+        t = _SEARCHED[over]
+        terms = list(dict.fromkeys(index_terms(query)))
+        likes = [f"%{i}%" for i in identifiers] if t is _CHUNKS else []
+        if not terms and not likes:
+            return []  # nothing to search with ("0", "?")
+        rows, avgdl = self._corpus_stats(t)
+        df = self._document_frequencies(t, terms)
+        terms = [w for w in terms if df[w]]
+        idf = [math.log(1 + (rows - df[w] + 0.5) / (df[w] + 0.5)) for w in terms]
+        common = [df[w] > COMMON_TERM_ROWS for w in terms]
+        if terms and all(common):  # every word is common: the rarest finds the candidates
+            common[min(range(len(terms)), key=lambda n: df[terms[n]])] = False
+        rare_ids = [self._rare(like) for like in likes]
+        top = math.log(1 + (rows + 0.5) / 1.5)  # the weight of a term found in one row
+        # A rare identifier (a part number), however spelled, finds candidates and weighs twice
+        # a rare term. A common one (a model name on every page of its manual) adds nothing
+        # beyond its term: it says little about which chunk answers.
+        found_by_id = "".join(
+            f" UNION ALL SELECT c.id, {2.0 * top} FROM chunks c WHERE {_COMPACT} LIKE %(i{n})s"
+            for n, r in enumerate(rare_ids)
+            if r
         )
-        either = "".join(f" OR {_COMPACT} LIKE %(i{n})s" for n, r in enumerate(rare) if r)
-        if not lexemes and not either:
-            return []  # nothing to search with ("0", "?"): an empty tsquery is a syntax error
-        quoted = (x.replace("\\", "\\\\").replace("'", "''") for x in lexemes)
+        bm25 = (
+            f"q.idf * t.tf * {BM25_K1 + 1} / (t.tf + {BM25_K1} * "
+            f"(1 - {BM25_B} + {BM25_B} * u.term_count / %(avgdl)s))"
+        )
         params: dict = {
-            "q": " | ".join(f"'{x}'" for x in quoted),
-            "k": k,
+            "terms": terms,
+            "idf": idf,
+            "common": common,
+            "avgdl": avgdl,
+            "m": max(CANDIDATES, k * t.per_chunk),
             **{f"i{n}": like for n, like in enumerate(likes)},
         }
-        tsquery = "%(q)s::tsquery" if lexemes else "plainto_tsquery('simple', '')"
-        return self.conn.execute(
-            f"WITH q AS (SELECT {tsquery} AS q)"
-            f" SELECT {_HIT_COLUMNS}, ts_rank_cd(c.tsv, q.q) + {bonus} AS score,"
-            " 0 AS identifiers"
-            " FROM chunks c JOIN documents d ON d.id = c.document_id, q"
-            f" WHERE (c.tsv @@ q.q{either}) AND d.status = 'complete'"
-            " ORDER BY score DESC, c.id LIMIT %(k)s",
+        found = self.conn.execute(
+            "WITH q AS (SELECT * FROM unnest(%(terms)s::text[], %(idf)s::float8[],"
+            "  %(common)s::bool[]) AS q(term, idf, common)),"
+            f" part AS (SELECT t.{t.key} AS id, {bm25} AS s"
+            f"  FROM q JOIN {t.terms} t ON t.term = q.term JOIN {t.table} u ON u.id = t.{t.key}"
+            f"  WHERE NOT q.common AND {t.where}{found_by_id}),"
+            " cand AS (SELECT id, sum(s) AS s FROM part GROUP BY id ORDER BY s DESC, id"
+            "  LIMIT %(m)s),"
+            f" more AS (SELECT cand.id, sum({bm25}) AS s FROM cand JOIN q ON q.common"
+            f"  JOIN {t.terms} t ON t.term = q.term AND t.{t.key} = cand.id"
+            f"  JOIN {t.table} u ON u.id = cand.id GROUP BY cand.id)"
+            f" SELECT {_HIT_COLUMNS}, {t.unit_text} AS unit,"
+            " cand.s + coalesce(more.s, 0) AS score"
+            f" FROM cand LEFT JOIN more ON more.id = cand.id JOIN {t.table} u ON u.id = cand.id"
+            f" JOIN chunks c ON c.id = u.{t.chunk} JOIN documents d ON d.id = c.document_id"
+            " WHERE d.status = 'complete' ORDER BY score DESC, u.id",
             params,
         ).fetchall()
+        return _best_per_chunk(found, k)
 
-    def _query_lexemes(self, query: str) -> list[str]:
-        """The question's lexemes (English stemming), without those in more than
-        ``COMMON_LEXEME_ROWS`` chunks per the planner's statistics (kept if all are)."""
-        row = self.conn.execute(
-            "SELECT coalesce(array_agg(DISTINCT lexeme), '{}') AS lexemes"
-            " FROM unnest(to_tsvector('english', %s))",
-            (query,),
-        ).fetchone()
-        lexemes = sorted(x for x in row["lexemes"] if len(x) > 1)  # 'b' of 'WP-2207 B'...
-        common = self._common_lexemes()
-        kept = [x for x in lexemes if common.get(x, 0.0) <= COMMON_LEXEME_ROWS]
-        if not kept:  # every word is common: keep the two rarest
-            kept = sorted(lexemes, key=lambda x: common.get(x, 0.0))[:2]
-        return [x.replace("'", "''") for x in kept]
+    def _document_frequencies(self, t: _Searched, terms: Sequence[str]) -> dict[str, int]:
+        """Rows holding each term, counted up to ``COMMON_TERM_ROWS + 1`` (an index-only
+        count: beyond the cap the exact figure changes no decision)."""
+        if not terms:
+            return {}
+        rows = self.conn.execute(
+            f"SELECT q.term, (SELECT count(*) FROM (SELECT 1 FROM {t.terms} t"
+            "  WHERE t.term = q.term LIMIT %(cap)s) x) AS n FROM unnest(%(terms)s::text[]) q(term)",
+            {"terms": list(terms), "cap": COMMON_TERM_ROWS + 1},
+        ).fetchall()
+        return {r["term"]: int(r["n"]) for r in rows}
+
+    def _corpus_stats(self, t: _Searched) -> tuple[float, float]:
+        """Row count and mean terms per row of a searched table (cached a minute)."""
+        now = time.monotonic()
+        at, stats = self._stats.get(t.table, (float("-inf"), (0.0, 1.0)))
+        if now - at > 60:
+            row = self.conn.execute(
+                f"SELECT count(*) AS n, coalesce(avg(term_count), 1) AS avgdl FROM {t.table}"
+            ).fetchone()
+            stats = (float(row["n"]), max(1.0, float(row["avgdl"])))
+            self._stats[t.table] = (now, stats)
+        return stats
 
     def _rare(self, like: str) -> bool:
         """An identifier in few chunks names a part; one in many (a machine's model name,
         on every page of its manual) says nothing about which chunk answers."""
-        self._common_lexemes()  # refreshes the row estimate
-        cap = int(min(200, max(5, 0.05 * self._rows)))
+        rows, _ = self._corpus_stats(_CHUNKS)
+        cap = int(min(200, max(5, 0.05 * rows)))
         found = self.conn.execute(
             f"SELECT count(*) AS n FROM (SELECT 1 FROM chunks c WHERE {_COMPACT} LIKE %s"
             " LIMIT %s) x",
             (like, cap + 1),
         ).fetchone()["n"]
         return found <= cap
-
-    def _common_lexemes(self) -> dict[str, float]:
-        """Estimated chunk counts of the most common lexemes, from the statistics ANALYZE
-        keeps for the tsvector column (cached a minute)."""
-        now = time.monotonic()
-        if now - self._common_at > 60:
-            row = self.conn.execute(
-                "SELECT s.most_common_elems::text::text[] AS elems,"
-                " s.most_common_elem_freqs AS freqs, greatest(c.reltuples, 0) AS rows"
-                " FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename"
-                " WHERE s.tablename = 'chunks' AND s.attname = 'tsv'"
-            ).fetchone()
-            elems = (row or {}).get("elems") or []
-            freqs = (row or {}).get("freqs") or []
-            rows = float((row or {}).get("rows") or 0)
-            if rows <= 0:  # never analysed (a new table): count, it is small
-                rows = float(self.conn.execute("SELECT count(*) AS n FROM chunks").fetchone()["n"])
-            self._rows = rows
-            self._common = {e: f * rows for e, f in zip(elems, freqs, strict=False)}
-            self._common_at = now
-        return self._common
 
     def chunks_by_ids(self, ids: Sequence[str]) -> list[dict]:
         """Chunks by id (in no particular order), only from complete documents."""
@@ -361,3 +481,23 @@ class PgStore(ChunkStore):
                 "UPDATE ingestion_runs SET finished_at = now(), summary = %s WHERE id = %s",
                 (json.dumps(summary), run_id),
             )
+
+
+def term_counts(text: str) -> dict[str, int]:
+    """BM25's term counts for a chunk or unit (given with its search path)."""
+    counts: dict[str, int] = {}
+    for term in index_terms(text):
+        counts[term] = counts.get(term, 0) + 1
+    return counts
+
+
+def _best_per_chunk(rows: list[dict], k: int) -> list[dict]:
+    """The first row of each chunk, in order, at most ``k``: units found several times bring
+    their chunk once, at its best unit's place."""
+    seen: set[str] = set()
+    out = []
+    for r in rows:
+        if r["chunk_id"] not in seen:
+            seen.add(r["chunk_id"])
+            out.append(r)
+    return out[:k]

@@ -225,3 +225,23 @@ def terms(text: str) -> list[str]:
     words = [w for w in tokens(text) if not _code_like(w)]
     words = [p for w in words for p in split_token(w)]
     return list(dict.fromkeys(stem(w) for w in words if w.lower() not in _STOP and len(w) > 1))
+
+
+def index_terms(text: str) -> list[str]:
+    """What BM25 counts in a chunk or a question, repeats kept: every word stemmed (upper-case
+    parts-list words such as 'HOLDER, DOOR' included), every token with a digit compacted as
+    one code ('MS51957-64' -> 'MS5195764'), and the word pieces of such a token when it is no
+    identifier ('60-amp' -> '60AMP', 'amp'; but 'DG-450' is one term, not also 'dg')."""
+    out: list[str] = []
+    for tok in tokens(text):
+        if _has_digit(tok):
+            code = norm_part_number(tok)
+            if len(code) >= 2:
+                out.append(code)
+            if looks_like_identifier(tok):
+                continue
+        for piece in split_token(tok):
+            word = piece.lower()
+            if piece.isalpha() and len(word) > 1 and word not in _STOP:
+                out.append(stem(word))
+    return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -23,6 +24,11 @@ from maint.errors import MaintError
 
 class StoreError(MaintError):
     """The database is unreachable or not in the expected shape; the message says why."""
+
+
+# What a search ranks: chunks, their search units (rows, sentences, safety blocks) or only
+# the units that are parts-list rows; units come back as their chunk.
+SearchOver = Literal["chunks", "units", "part_rows"]
 
 
 class ChunkStore(ABC):
@@ -52,9 +58,14 @@ class ChunkStore(ABC):
 
     @abstractmethod
     def write_pending(
-        self, doc: DocumentRecord, chunks: Sequence[Chunk], embeddings: np.ndarray
+        self,
+        doc: DocumentRecord,
+        chunks: Sequence[Chunk],
+        embeddings: np.ndarray,
+        unit_embeddings: Sequence[np.ndarray] = (),
     ) -> None:
-        """Store a new document version and its chunks, invisible until ``complete``."""
+        """Store a new document version and its chunks (with their search units' embeddings,
+        one array per chunk, when given), invisible until ``complete``."""
 
     @abstractmethod
     def complete(self, doc_id: str, replaces: Iterable[str] = ()) -> None:
@@ -81,14 +92,23 @@ class ChunkStore(ABC):
     # text, tokens, score), read by ``retrieval.base.Hit.from_row``.
     @abstractmethod
     def vector_search(
-        self, embedding: np.ndarray, k: int, ef_search: int = 40, exact: bool = False
+        self,
+        embedding: np.ndarray,
+        k: int,
+        ef_search: int = 40,
+        exact: bool = False,
+        over: SearchOver = "chunks",
     ) -> list[dict]:
-        """Nearest chunks by cosine similarity (``score`` = 1 - distance)."""
+        """Nearest chunks by cosine similarity (``score`` = 1 - distance); over units,
+        chunks by their nearest search unit (``unit`` = its text)."""
 
     @abstractmethod
-    def keyword_search(self, query: str, identifiers: Sequence[str], k: int) -> list[dict]:
-        """Full-text search with the question's words, plus a bonus per identifier (compacted
-        part number) a chunk contains however spelled."""
+    def keyword_search(
+        self, query: str, identifiers: Sequence[str], k: int, over: SearchOver = "chunks"
+    ) -> list[dict]:
+        """BM25 over the question's terms, plus a bonus per identifier (compacted part
+        number) a chunk contains however spelled; over units, chunks by their best search
+        unit."""
 
     @abstractmethod
     def chunks_by_ids(self, ids: Sequence[str]) -> list[dict]:

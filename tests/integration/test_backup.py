@@ -84,11 +84,10 @@ def table_rows(ws: Workspace) -> dict[str, tuple[int, str]]:
     """Row count and an md5 over every row of every maint table, in key order."""
     out = {}
     for table in PG_TABLES:
-        key = {"schema_migrations": "version", "store_meta": "key"}.get(table, "id")
         query = sql.SQL(
-            "SELECT count(*) AS n, md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t.{}), ''))"
+            "SELECT count(*) AS n, md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), ''))"
             " AS digest FROM {} t"
-        ).format(sql.Identifier(key), sql.Identifier(table))
+        ).format(sql.Identifier(table))
         row = ws.pg.conn.execute(query).fetchone()
         out[table] = (row["n"], row["digest"])
     return out

@@ -55,6 +55,27 @@ def test_keyword_full_text(corpus):
     assert any("wet stacking" in h.text for h in hits)
 
 
+def test_keyword_ranks_by_bm25_rare_words_first(corpus):
+    """BM25: a chunk holding the question's rare words outranks one repeating a common word;
+    PostgreSQL's ts_rank ranked them the other way round on the real manuals."""
+    hits = KeywordRetriever(corpus.pg).retrieve("the generator wet stacking", 5)
+    assert hits and "wet stacking" in hits[0].text.lower()
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_unit_search_finds_the_row_and_brings_its_chunk(corpus):
+    """One parts-list row is found by its own words and returns its whole chunk, with the
+    row that matched."""
+    hits = KeywordRetriever(corpus.pg, over="part_rows").retrieve("lock washer part number", 3)
+    assert hits and all(h.unit and _lines_in(h.unit, h.text) for h in hits)
+    assert "washer" in hits[0].unit.lower()
+    assert len({h.chunk_id for h in hits}) == len(hits)  # a chunk once, at its best row
+    vec = VectorRetriever(corpus.pg, corpus.embedder, over="units").retrieve(
+        "how tight should the nut holding the impeller be", 5
+    )
+    assert vec and all(h.unit and _lines_in(h.unit, h.text) for h in vec)
+
+
 def test_graph_links_part_numbers_however_spelled(corpus):
     g = GraphRetriever(corpus.graph, corpus.pg)
     for spelling in ("WP-2207-B", "wp2207b", "WP 2207 B"):
@@ -86,7 +107,8 @@ def test_graph_procedure_carries_its_warnings(corpus):
 
 def test_hybrid_times_every_stage_and_flags_irrelevant_questions(hybrid):
     r = hybrid.retrieve("What torque does the impeller nut on the P-200 get?")
-    assert set(r.timings) == {"vector", "keyword", "graph", "fusion"}
+    searches = {"embed", "vector", "keyword", "vector_units", "keyword_units"}
+    assert set(r.timings) == searches | {"graph", "fusion"}
     assert sum(h.tokens for h in r.hits[1:]) + r.hits[0].tokens <= max(
         hybrid.settings.context_tokens, r.hits[0].tokens
     )
@@ -97,15 +119,16 @@ def test_hybrid_times_every_stage_and_flags_irrelevant_questions(hybrid):
     off_topic = hybrid.retrieve("Who won the football world cup in 1998?")
     assert not off_topic.relevant(hybrid.settings.min_relevance)
     assert hybrid.retrieve("What is the torque?", use_graph=False).timings.keys() == {
-        "vector",
-        "keyword",
+        *searches,
         "fusion",
     }
+    asks_part = hybrid.retrieve("What is the part number of the lock washer?", use_graph=False)
+    assert {"vector_part_rows", "keyword_part_rows"} <= asks_part.timings.keys()
 
 
 def test_fusion_beats_every_single_retriever_and_the_baselines_on_the_dev_set(hybrid, corpus):
     items = load(DEV)
-    table = retrieval_baselines(hybrid, Chunks.of(corpus.pg), corpus.embedder, items)
+    table = retrieval_baselines(hybrid, Chunks.of(corpus.pg), corpus.embedder, items).table
     assert {m["questions"] for m in table.values()} == {sum(i.answerable for i in items)}
     recall = {name: m["recall@5"] for name, m in table.items()}
     assert recall["fused"] > max(recall["dense"], recall["keyword"], recall["graph"]), recall
@@ -127,3 +150,8 @@ def test_llamaindex_query_engine_with_maint_retriever_and_llm(hybrid, corpus):
     assert nodes and all(n.node.metadata["document"] and n.node.metadata["pages"] for n in nodes)
     assert any("95 N·m" in n.node.get_content() for n in nodes)
     assert all(":" in n.node.node_id for n in nodes)  # our chunk ids, for citations
+
+
+def _lines_in(unit: str, text: str) -> bool:
+    """A row unit is its table's header line and its own line; both are in the chunk."""
+    return all(line in text for line in unit.splitlines())

@@ -2,8 +2,9 @@
 
 import pytest
 
-from ingestion.chunker import chunk_blocks, to_blocks
+from ingestion.chunker import chunk_blocks, search_units, to_blocks
 from ingestion.parsers import parse_file
+from maint.domain import Block
 from tests.helpers import SAMPLES
 
 MANUALS = sorted(p.name for p in SAMPLES.iterdir())
@@ -57,3 +58,41 @@ def test_small_chunk_size_still_keeps_procedures_whole(embedder):
     for block in blocks:
         if block.kind == "procedure":
             assert any(block.text in c.text for c in chunks)
+
+
+def test_search_units_are_rows_safety_blocks_and_sentences(chunked):
+    """Every table row is a unit under its header (a parts-list row when the header has a
+    part or stock number column), a warning is one unit, and prose is cut into sentences;
+    every unit's lines are in its chunk."""
+    _, chunks = chunked
+    for c in chunks:
+        for u in c.units:
+            assert all(line in c.text for line in u.text.splitlines()), u.text
+        for b in c.blocks:
+            if b.kind == "warning":
+                assert any(u.kind == "safety" and u.text == b.text for u in c.units)
+            if b.kind == "table":
+                kinds = {u.kind for u in c.units if u.text.startswith(" | ".join(b.rows[0]))}
+                header = " ".join(b.rows[0]).lower()
+                want = "part_row" if "part no" in header or "part number" in header else "row"
+                assert kinds <= {want}, (b.rows[0], kinds)
+
+
+def test_a_parts_list_row_is_a_part_row():
+    table = Block(
+        kind="table",
+        section=["Parts"],
+        page_start=3,
+        page_end=3,
+        text="",
+        rows=[
+            ["ITEM", "NSN", "PART NUMBER", "DESCRIPTION", "QTY"],
+            ["1", "5340-00-302-1840", "104054", "HOLDER, DOOR", "1"],
+            ["", "", "", "", ""],
+        ],
+    )
+    torque = table.model_copy(update={"rows": [["Screw", "Torque"], ["1/2-13", "75 lb-ft"]]})
+    assert [(u.kind, u.text.splitlines()[1]) for u in search_units([table])] == [
+        ("part_row", "1 | 5340-00-302-1840 | 104054 | HOLDER, DOOR | 1")
+    ]
+    assert [u.kind for u in search_units([torque])] == ["row"]
