@@ -108,6 +108,7 @@ def _procedure(
     """Collect numbered steps 1..n, with warnings/notes that interrupt them."""
     steps: list[str] = []
     lines: list[str] = []
+    line_pages: list[int | None] = []
     pages = [elements[i].page]
     expected = elements[i].number or 1
     while i < len(elements):
@@ -115,6 +116,7 @@ def _procedure(
         if el.kind == "list_item" and el.number == expected:
             steps.append(el.text)
             lines.append(f"{el.number}. {el.text}")
+            line_pages.append(el.page)
             expected += 1
             pages.append(el.page)
             i += 1
@@ -129,6 +131,7 @@ def _procedure(
             and nxt.number == expected
         ):
             lines.append(el.text)
+            line_pages.append(el.page)
             i += 1
             continue
         break
@@ -140,6 +143,7 @@ def _procedure(
         page_end=max(known) if known else None,
         text="\n".join(lines),
         steps=steps,
+        line_pages=line_pages,
         title=title,
     )
 

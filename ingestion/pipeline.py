@@ -256,7 +256,7 @@ class Ingestor:
                 self.settings.chunk_overlap_tokens,
                 self.settings.max_chunk_tokens,
             )
-            facts = self.extractor.extract(doc_id, parsed.title, chunks)
+            facts = self.extractor.extract(doc_id, parsed.title, chunks, parsed)
         if not chunks:
             return self._fail(
                 path,

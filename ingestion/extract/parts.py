@@ -1,0 +1,151 @@
+"""Parts-list rows: RPSTL (item, SMR, NSN, CAGE, part number, description, UOC, qty), the
+older FSN lists, MWO kit lists and OEM parts tables, all found by their column headers.
+
+A part is one node per part number across manuals (keyed by the compacted number); the
+per-row usage (figure, item, qty, SMR, page) goes on the HAS_PART relation of the equipment
+and, as lists, on the node.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ingestion.extract.builder import FactBuilder, slug
+from ingestion.extract.records import PartRow
+from ingestion.extract.tables import cell, column, header_text
+from maint.domain import Block, Chunk, Node
+from maint.identifiers import norm_nsn, norm_part_number
+
+PART_NUMBER_HEADER = r"^(?:part\s*(?:no\.?|number|#)|p/n|reference\s*(?:no\.?|number))$"
+# A code of the Uniform Source, Maintenance and Recoverability system: 'PAOZZ', 'XBFZZ'.
+SMR = re.compile(r"^[A-Z]{4,6}$")
+# Usable-on codes: 'A', 'D,E,F', 'BAA'.
+_UOC = re.compile(r"^[A-Z0-9]{1,3}(?:\s?,\s?[A-Z0-9]{1,3})*$")
+_HEADER_WORDS = re.compile(r"^(?:no\.?|code|number|item|fig\.?|qty|cont(?:inued)?\.?)$", re.I)
+
+
+def is_parts_table(rows: list[list[str]]) -> bool:
+    return bool(rows) and column(rows[0], PART_NUMBER_HEADER) is not None
+
+
+class _Columns:
+    def __init__(self, header: list[str], rows: list[list[str]]):
+        self.pn = column(header, PART_NUMBER_HEADER)
+        self.figure = column(header, r"\bfig")
+        self.item = column(header, r"^item\b", exclude=r"check|inspect|servic")
+        self.smr = column(header, r"\bsmr\b|source")
+        self.nsn = column(header, r"stock|\bnsn\b|\bfsn\b|\bniin\b")
+        self.cage = column(header, r"cage|fscm|\bmfr\b|manufacturer")
+        self.desc = column(header, r"description|nomenclature|\bname\b")
+        self.uoc = column(header, r"usable|\buoc\b", exclude=r"description")
+        self.qty = column(header, r"\bqty\b|quantity")
+        if self.uoc is None and self.desc is not None:
+            self.uoc = self._unnamed_code_column(header, rows)
+
+    def _unnamed_code_column(self, header: list[str], rows: list[list[str]]) -> int | None:
+        """An RPSTL page whose header lost the 'usable on' words: the unnamed column after
+        the description whose cells are all usable-on codes."""
+        i = (self.desc or 0) + 1
+        if i >= len(header) or header_text(header[i]):
+            return None
+        values = [r[i].strip() for r in rows if i < len(r) and r[i].strip()]
+        return i if values and all(_UOC.match(v) for v in values) else None
+
+
+def _is_part_number(text: str) -> bool:
+    compact = norm_part_number(text)
+    return len(compact) >= 3 and not _HEADER_WORDS.match(text.strip())
+
+
+def read_parts(chunk: Chunk, blk: Block) -> list[PartRow]:
+    """The rows of one parts-list table that carry a part number and some other code."""
+    if blk.kind != "table" or not is_parts_table(blk.rows):
+        return []
+    header, body = blk.rows[0], blk.rows[1:]
+    c = _Columns(header, body)
+    out = []
+    for row in body:
+        pn = cell(row, c.pn)
+        if not pn or not _is_part_number(pn):
+            continue
+        part = PartRow(
+            page=blk.page_start,
+            chunk_id=chunk.id,
+            part_number=pn,
+            description=cell(row, c.desc),
+            figure=cell(row, c.figure),
+            item=cell(row, c.item),
+            smr=cell(row, c.smr),
+            nsn=cell(row, c.nsn),
+            cage=cell(row, c.cage),
+            usable_on=cell(row, c.uoc),
+            qty=cell(row, c.qty),
+        )
+        if part.smr and not SMR.match(part.smr):
+            continue  # a wrapped header or a heading row in the code column
+        if part.smr or part.nsn or part.cage or part.qty or part.description:
+            out.append(part)
+    return out
+
+
+def component_name(description: str) -> str:
+    """Parts-list descriptions read 'Nut, impeller, M24 x 2': the component is 'impeller nut'."""
+    description = re.sub(r"^[.\s]+", "", description)  # RPSTL indenture dots: '. RING, SS'
+    segs = [s.strip() for s in re.split(r",", re.sub(r"\(.*?\)", "", description)) if s.strip()]
+    if not segs:
+        return description.strip().rstrip(":").lower()
+    head = segs[0]
+    if len(segs) > 1 and not re.search(r"\d", segs[1]) and len(segs[1].split()) <= 2:
+        head = f"{segs[1]} {head}"
+    return head.rstrip(":.").strip().lower()
+
+
+def clean_description(description: str) -> str:
+    """'. RING, SS' -> 'RING, SS'; 'PACKING,PREFORMED:' -> 'PACKING,PREFORMED'."""
+    return re.sub(r"^[.\s]+", "", description).rstrip(": ").strip()
+
+
+def write_parts(b: FactBuilder, equipment: Node, rows: list[PartRow]) -> dict[str, Node]:
+    """Part (and Component) nodes for parts-list rows; returns the parts by printed number."""
+    known: dict[str, Node] = {}
+    for row in rows:
+        desc = clean_description(row.description)
+        nsn = norm_nsn(row.nsn) if row.nsn else None
+        part = b.node(
+            "Part",
+            norm_part_number(row.part_number),
+            row.chunk_id,
+            part_number=row.part_number,
+            description=desc or None,
+            nsn=nsn or (row.nsn or None),
+            mfr_code=row.cage or None,
+            smr=row.smr or None,
+        )
+        if row.nsn and nsn and row.nsn != nsn:
+            b.add_to_list(part, "nsn_printed", row.nsn)
+        usage = (
+            " ".join(f"{k} {v}" for k, v in (("fig", row.figure), ("item", row.item)) if v) or None
+        )
+        b.add_to_list(part, "usage", usage)
+        where = dict(
+            item=row.item or None,
+            qty=row.qty or None,
+            figure=row.figure or None,
+            smr=row.smr or None,
+            usable_on=row.usable_on or None,
+            page=row.page,
+        )
+        b.edge("HAS_PART", equipment, part, **where)
+        known[row.part_number] = part
+        if desc:
+            name = component_name(desc)
+            comp = b.node(
+                "Component",
+                f"{equipment.key}/{slug(name)}",
+                row.chunk_id,
+                name=name,
+                equipment=equipment.props.get("name"),
+            )
+            b.edge("HAS_COMPONENT", equipment, comp)
+            b.edge("HAS_PART", comp, part, **where)
+    return known
