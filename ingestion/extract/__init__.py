@@ -23,7 +23,13 @@ from ingestion.extract.builder import FactBuilder
 from ingestion.extract.equipment import write_equipment
 from ingestion.extract.intervals import is_interval_table, read_intervals, write_interval
 from ingestion.extract.notices import read_notices, write_notice
-from ingestion.extract.parts import component_name, is_parts_table, read_parts, write_parts
+from ingestion.extract.parts import (
+    FIGURE_CAPTION,
+    component_name,
+    is_parts_table,
+    read_parts,
+    write_parts,
+)
 from ingestion.extract.procedures import read_procedure, write_procedure
 from ingestion.extract.records import Extraction
 from ingestion.extract.supersessions import write_supersessions
@@ -57,9 +63,13 @@ class Extractor(Protocol):
 def read(chunks: Iterable[Chunk]) -> Extraction:
     """Every fact the readers find in the chunks' blocks, in reading order."""
     ex = Extraction()
+    figures: dict[str, str] = {}  # the last figure caption under each heading
     for chunk in chunks:
         for blk in chunk.blocks:
-            parts = read_parts(chunk, blk)
+            heading = blk.section[-1] if blk.section else ""
+            if blk.kind == "paragraph" and (caption := FIGURE_CAPTION.match(blk.text)):
+                figures[heading] = caption.group(1)
+            parts = read_parts(chunk, blk, figures.get(heading, ""))
             ex.parts += parts
             if not parts and not (blk.kind == "table" and is_parts_table(blk.rows)):
                 ex.values += read_values(chunk, blk)

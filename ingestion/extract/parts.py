@@ -21,6 +21,12 @@ PART_NUMBER_HEADER = r"^(?:part\s*(?:no\.?|number|#)|p/n|reference\s*(?:no\.?|nu
 SMR = re.compile(r"^[A-Z]{4,6}$")
 # Usable-on codes: 'A', 'D,E,F', 'BAA'.
 _UOC = re.compile(r"^[A-Z0-9]{1,3}(?:\s?,\s?[A-Z0-9]{1,3})*$")
+# 'PARTS KIT,ENGINE GENERATOR: COMPOSED OF:' introduces the kit's breakdown rows.
+_COMPOSED_OF = re.compile(r"\s*COMPOSED OF:?\s*$", re.I)
+# A running foot the parser left in the last cell: '1 TM 9-2920-225-34P'.
+_TRAILING_PUBLICATION = re.compile(r"\s+(?:TM|MWO|TB|TO|SB)\s+[\dA-Z&-]+(?:\s.*)?$")
+# A figure caption above an RPSTL table: 'Figure 1. Group 00 CBC'.
+FIGURE_CAPTION = re.compile(r"^(?:Figure|FIGURE|Fig\.)\s+(\d+[A-Z]?)\.?\s")
 _HEADER_WORDS = re.compile(r"^(?:no\.?|code|number|item|fig\.?|qty|cont(?:inued)?\.?)$", re.I)
 
 
@@ -57,14 +63,38 @@ def _is_part_number(text: str) -> bool:
     return len(compact) >= 3 and not _HEADER_WORDS.match(text.strip())
 
 
-def read_parts(chunk: Chunk, blk: Block) -> list[PartRow]:
-    """The rows of one parts-list table that carry a part number and some other code."""
+def _merge_wrapped(c: _Columns, body: list[list[str]]) -> list[list[str]]:
+    """A row printed on two lines comes as two rows: the second has no part number, item or
+    description, only the cells the first left empty (usable-on code, qty)."""
+    keys = [i for i in (c.pn, c.item, c.figure, c.desc, c.smr, c.nsn) if i is not None]
+    out: list[list[str]] = []
+    for row in body:
+        filled = [i for i, v in enumerate(row) if v.strip()]
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and filled
+            and not any(row[i].strip() for i in keys if i < len(row))
+            and cell(prev, c.pn)
+            and all(i < len(prev) and not prev[i].strip() for i in filled)
+        ):
+            out[-1] = [p or (row[i] if i < len(row) else "") for i, p in enumerate(prev)]
+            continue
+        out.append(list(row))
+    return out
+
+
+def read_parts(chunk: Chunk, blk: Block, figure: str = "") -> list[PartRow]:
+    """The rows of one parts-list table that carry a part number and some other code;
+    ``figure`` is the caption's number, for RPSTL pages that have no figure column."""
     if blk.kind != "table" or not is_parts_table(blk.rows):
         return []
     header, body = blk.rows[0], blk.rows[1:]
     c = _Columns(header, body)
+    if c.figure is not None or c.smr is None:
+        figure = ""
     out = []
-    for row in body:
+    for row in _merge_wrapped(c, body):
         pn = cell(row, c.pn)
         if not pn or not _is_part_number(pn):
             continue
@@ -72,14 +102,14 @@ def read_parts(chunk: Chunk, blk: Block) -> list[PartRow]:
             page=blk.page_start,
             chunk_id=chunk.id,
             part_number=pn,
-            description=cell(row, c.desc),
-            figure=cell(row, c.figure),
+            description=_COMPOSED_OF.sub("", cell(row, c.desc)),
+            figure=cell(row, c.figure) or figure,
             item=cell(row, c.item),
             smr=cell(row, c.smr),
             nsn=cell(row, c.nsn),
             cage=cell(row, c.cage),
             usable_on=cell(row, c.uoc),
-            qty=cell(row, c.qty),
+            qty=_TRAILING_PUBLICATION.sub("", cell(row, c.qty)),
         )
         if part.smr and not SMR.match(part.smr):
             continue  # a wrapped header or a heading row in the code column
