@@ -7,12 +7,17 @@ same way and answers the same questions ("what must I watch for here?").
 
 from __future__ import annotations
 
+import re
+
 from ingestion.chunker import SIGNAL
 from ingestion.extract.builder import FactBuilder, digest
 from ingestion.extract.records import Notice
 from maint.domain import Block, Chunk, Node
 
 LEVELS = ("DANGER", "WARNING", "CAUTION", "NOTE")
+# A statement never runs into a new lettered paragraph ('… this manual. d. Indicates …'):
+# where one follows a sentence, text from another column has been joined to it.
+_NEXT_PARAGRAPH = re.compile(r"(?<=[.:])\s+[a-z]\.\s+[A-Z].*$")
 
 
 def signal_level(line: str) -> str | None:
@@ -27,7 +32,9 @@ def notice_from_line(line: str, page: int | None, chunk: Chunk, section) -> Noti
     level = signal_level(line)
     if level is None:
         return None
-    body = SIGNAL.sub("", line, count=1).strip()
+    body = _NEXT_PARAGRAPH.sub("", SIGNAL.sub("", line, count=1)).strip()
+    if len(body.split()) < 3:  # 'WARNING SUMMARY', 'NOTE below.)': a title or a reference
+        return None
     return Notice(page, chunk.id, level, body, tuple(section)) if body else None
 
 

@@ -86,6 +86,8 @@ def read_procedure(chunk: Chunk, blk: Block) -> Procedure | None:
             proc.step_pages.append(page)
         elif notice := notice_from_line(line, page, chunk, blk.section):
             proc.notices.append((len(proc.steps) + 1, notice))
+        elif proc.steps:  # a sub-step '(a) …' goes with its step
+            proc.steps[-1] = f"{proc.steps[-1]} {line.strip()}"
     proc.page = proc.step_pages[0] if proc.step_pages else blk.page_start
     return proc
 
