@@ -360,6 +360,7 @@ _PROSE_UNITS: dict[str, str] = {
     "n-m": "N·m",
     "Nm": "N·m",
     "in.": "in.",
+    "in": "in",  # only before its conversion: '70.125 in (178.11 cm)'
     "inch": "inch",
     "inches": "inches",
     "ft": "ft",
@@ -420,6 +421,7 @@ _PROSE_UNITS: dict[str, str] = {
     "oz/yd²": "oz/yd²",
     "turn": "turn",
     "turns": "turn",
+    "times": "times",
 }
 _PROSE_EXTRA = {
     "oz": ("kg", 0.02834952),
@@ -432,6 +434,7 @@ _PROSE_EXTRA = {
     "months": ("months", 1.0),
     "degrees": ("°", 1.0),
     "turn": ("turn", 1.0),
+    "times": ("times", 1.0),
     "ohms": ("Ω", 1.0),
     "lb-in": ("N·m", 0.112985),
 }
@@ -463,7 +466,8 @@ _PROSE_NUMBER = (
     r"|(?:" + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)) + r")(?: \(\d+\))?)"
 )
 _prose_unit_alt = "|".join(
-    re.escape(u).replace(r"\ ", r"\s") for u in sorted(_PROSE_UNITS, key=len, reverse=True)
+    re.escape(u).replace(r"\ ", r"\s") if u != "in" else r"in(?=\s?\()"
+    for u in sorted(_PROSE_UNITS, key=len, reverse=True)
 )
 # number, optionally a range ('13-18', '20 to 30', '.490 in. - .500 in.') or a dimension
 # ('58.8 x 16.6 x 8.3 in.'), then the unit; a hyphen may join them ('0.281-inch', '3-volt').
@@ -472,7 +476,7 @@ _PROSE_ONE = (
     rf"(?:\s?(?:-|–|to)\s?{_PROSE_NUMBER})?(?:\s?[-–]\s?|\s)?(?:{_prose_unit_alt})"
 )
 PROSE_VALUE = re.compile(
-    rf"(?<![\w.,/#°-])(?P<value>{_PROSE_NUMBER}(?:\s?[x×]\s?{_PROSE_NUMBER})*"
+    rf"(?<![\w.,/#°−-])(?P<value>(?:(?<![^\s(])[-−](?=\d))?{_PROSE_NUMBER}(?:\s?[x×]\s?{_PROSE_NUMBER})*"
     rf"(?:\s?(?:-|–|to)\s?(?:{_PROSE_NUMBER}))?)(?:\s?[-–]\s?|\s)?(?P<unit>{_prose_unit_alt})"
     rf"(?![\w²³/·•-])(?:\s?(?P<range>(?:-|–)\s?{_PROSE_ONE}))?"
     rf"(?:\s?\((?P<conv>{_PROSE_ONE})\))?",
@@ -480,11 +484,14 @@ PROSE_VALUE = re.compile(
 )
 # 'lb', 'V', 'A' and the like are units only in their printed case; a word unit ('volts',
 # 'Inches') may be capitalised.
+# 'Ton' and 'TON' name vehicle classes ('2-1/2 Ton', '1-1/4 TON'); a weight is '1 ton'.
 _CASE_SENSITIVE = {"m", "V", "VDC", "VAC", "lb", "lbs", "LBS", "oz", "ft", "mm", "cm", "kg"}
+_CASE_SENSITIVE |= {"ton", "tons", "in"}
 
 
-# '1-1/4-Ton' names a vehicle class, not a weight: numbers and unit all joined by hyphens.
-_DESIGNATION = re.compile(r"\d+-\d+(?:/\d+)?-[A-Za-z]+")
+# Designations, not measurements: a vehicle class ('1-1/4-Ton', '6-Ton'), a generator or
+# weapon named by its rating or calibre ('60-Ampere Generator', '81-mm mortar').
+_DESIGNATION = re.compile(r"\d+-\d+(?:/\d+)?-[A-Za-z]+|\d+-[A-Z][a-z]+|\d+-mm")
 
 
 @dataclass(frozen=True)
@@ -499,7 +506,9 @@ class PrintedValue:
 
 def prose_number(text: str) -> float | None:
     """'1 1/2' -> 1.5, '7/8' -> 0.875, '.190' -> 0.19, 'five' -> 5, 'ten (10)' -> 10."""
-    text = text.strip().lower().replace(" l/", " 1/")
+    text = text.strip().lower().replace(" l/", " 1/").replace("−", "-")
+    if text.startswith("-") and (rest := prose_number(text[1:])) is not None:
+        return -rest
     if m := re.match(r"^(\d+) (\d+)/(\d+)", text):
         return int(m.group(1)) + int(m.group(2)) / int(m.group(3))
     if m := re.match(r"^(\d+)/(\d+)", text):
@@ -522,7 +531,8 @@ def _prose_unit(written: str) -> str | None:
 
 
 def _prose_quantity(value: str, unit: str, written: str) -> Quantity:
-    first = prose_number(re.split(r"\s?(?:-|–|to|[x×])\s?(?=[\d.a-z])", value)[0])
+    sign, rest = ("-", value[1:]) if value[:1] in "-−" else ("", value)
+    first = prose_number(sign + re.split(r"\s?(?:-|–|to|[x×])\s?(?=[\d.a-z])", rest)[0])
     if unit in _PROSE_EXTRA:
         (unit_si, scale), offset = _PROSE_EXTRA[unit], 0.0
     else:
@@ -531,13 +541,27 @@ def _prose_quantity(value: str, unit: str, written: str) -> Quantity:
     return Quantity(value=value, unit=written, value_si=si, unit_si=unit_si)
 
 
+# A mix ratio: '2 parts of Epic R1003 to 1 part of Versamid 140', '4 parts resin to 1 part'.
+MIX_RATIO = re.compile(
+    r"(?<![\w.])(?P<a>\d+(?:\.\d+)?) parts? (?:of [^,.;]{1,40}? )?to "
+    r"(?P<b>\d+(?:\.\d+)?) parts?\b(?: of [^,.;]{1,40})?"
+)
+
+
 def find_printed_values(text: str) -> list[PrintedValue]:
     """Values with a unit as manuals print them in prose and table cells, each with its
     bracketed conversion: '110 lb-ft (149 N•m)' is one printed value of two quantities."""
     out: list[PrintedValue] = []
+    for m in MIX_RATIO.finditer(text):
+        a, b = float(m.group("a")), float(m.group("b"))
+        ratio = Quantity(f"{m.group('a')}:{m.group('b')}", "ratio", round(a / b, 4), "ratio")
+        out.append(PrintedValue(m.group(0), m.start(), m.end(), (ratio,)))
+    taken = [(v.start, v.end) for v in out]
     for m in PROSE_VALUE.finditer(text):
         unit = _prose_unit(m.group("unit"))
         if unit is None or _DESIGNATION.fullmatch(m.group(0)):
+            continue
+        if any(s < m.end() and m.start() < e for s, e in taken):
             continue
         quantities = [_prose_quantity(m.group("value"), unit, m.group("unit"))]
         for extra in filter(None, (m.group("conv"),)):
@@ -545,4 +569,4 @@ def find_printed_values(text: str) -> list[PrintedValue]:
                 if (u := _prose_unit(inner.group("unit"))) is not None:
                     quantities.append(_prose_quantity(inner.group("value"), u, inner.group("unit")))
         out.append(PrintedValue(m.group(0), m.start(), m.end(), tuple(quantities)))
-    return out
+    return sorted(out, key=lambda v: v.start)

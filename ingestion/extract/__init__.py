@@ -33,7 +33,7 @@ from ingestion.extract.parts import (
 from ingestion.extract.procedures import read_procedure, write_procedure
 from ingestion.extract.records import Extraction
 from ingestion.extract.supersessions import write_supersessions
-from ingestion.extract.values import read_values, write_values
+from ingestion.extract.values import description_values, read_values, write_values
 from maint.domain import Chunk, Facts, Node, ParsedDocument
 from maint.identifiers import cued_part_numbers, identifier_keys, norm_part_number
 
@@ -71,7 +71,9 @@ def read(chunks: Iterable[Chunk]) -> Extraction:
                 figures[heading] = caption.group(1)
             parts = read_parts(chunk, blk, figures.get(heading, ""))
             ex.parts += parts
-            if not parts and not (blk.kind == "table" and is_parts_table(blk.rows)):
+            if parts:  # a parts list: values only in its descriptions ('Brush, 2 in. wide')
+                ex.values += description_values(chunk, blk)
+            elif not (blk.kind == "table" and is_parts_table(blk.rows)):
                 ex.values += read_values(chunk, blk)
             ex.notices += read_notices(chunk, blk)
             ex.intervals += read_intervals(chunk, blk)

@@ -24,8 +24,11 @@ from maint.units import (
 
 # A size that names a tool or fastener, not a measurement: '9/16 inch socket', '3/8 in. drive'.
 _TOOL_SIZE = re.compile(r"^\s*(?:drive|socket|wrench|open[- ]end|box[- ]end|allen|hex\b)", re.I)
-# '25A', '100A LOAD': a number glued to A is a switch or fuse label.
-_GLUED_AMPS = re.compile(r"^\d+A$")
+# '25A', '0-25A', '100A LOAD': a number glued to A is a switch or fuse label.
+_GLUED_AMPS = re.compile(r"^[\d-]+A$")
+# '12469512 L.H. hose': a part number and an abbreviation, not litres.
+_ABBREVIATION = re.compile(r"^\.[A-Z]")
+_CODE_NUMBER = re.compile(r"^\d{6,}")
 _LEAD_VERBS = re.compile(
     r"^(?:and\s+)?(?:then\s+)?(?:tighten|torque|set|adjust|check|fill|heat|measure|refill|"
     r"top up|apply|turn|ensure|make sure)\b\s*(?:that\s+)?(?:the\s+)?",
@@ -45,7 +48,12 @@ def find_values(text: str) -> list[tuple[int, int, str, tuple]]:
     for m, q in find_quantities(text):
         if any(s < m.end() and m.start() < e for s, e in taken):
             continue
-        if _GLUED_AMPS.match(m.group(0)) or _TOOL_SIZE.match(text[m.end() :]):
+        if (
+            _GLUED_AMPS.match(m.group(0))
+            or _TOOL_SIZE.match(text[m.end() :])
+            or _ABBREVIATION.match(text[m.end() :])
+            or _CODE_NUMBER.match(m.group(0))
+        ):
             continue
         found.append((m.start(), m.end(), m.group(0), (q,)))
     return sorted(found, key=lambda f: f[0])
@@ -87,12 +95,28 @@ def _text_values(chunk: Chunk, text: str, page: int | None) -> list[Value]:
     return out
 
 
+_BARE_NUMBERS = re.compile(r"^\s*[-−]?\d+(?:\.\d+)?(?:\s+\d+(?:\.\d+)?)*\s*$")
+_HEADER_UNIT = re.compile(r"\((?P<unit>[A-Za-z][A-Za-z. -]*)\)\s*$")
+
+
+def header_unit(header: str) -> str | None:
+    """The unit a column's bare numbers carry: 'Torque, N·m', 'DIMENSIONS (INCHES)'."""
+    if unit := unit_of_header(header):
+        return unit
+    m = _HEADER_UNIT.search(header.strip())
+    if m and find_printed_values(f"1 {m.group('unit').lower()}"):
+        return m.group("unit").lower()
+    return None
+
+
 def _table_values(chunk: Chunk, blk: Block) -> list[Value]:
     header = blk.rows[0]
     c_unit = column(header, r"^units?$")
     c_cond = column(header, r"condition|remark|note")
     out = []
-    for row in blk.rows[1:]:
+    # A table of 'name | value' rows has no header: its first row is data ('Height | 70 in').
+    first = 0 if any(find_values(h) for h in header[1:]) else 1
+    for row in blk.rows[first:]:
         if not row or not row[0].strip():
             label = next((c.strip() for c in row if c.strip()), "")
         else:
@@ -100,15 +124,17 @@ def _table_values(chunk: Chunk, blk: Block) -> list[Value]:
         condition = row[c_cond].strip() if c_cond is not None and c_cond < len(row) else None
         context = " | ".join(c for c in row if c.strip())
         for i, text in enumerate(row):
-            if i in (c_unit, c_cond) or not text.strip() or (i == 0 and len(row) > 1):
+            if i in (c_unit, c_cond) or not text.strip():
                 continue
             found = [(p, q) for _, _, p, q in find_values(text)]
-            if not found and (m := BARE_NUMBER.match(text)):
+            if not found and i > 0 and _BARE_NUMBERS.match(text):
                 unit = (
                     row[c_unit].strip() if c_unit is not None and c_unit < len(row) else None
-                ) or unit_of_header(header[i] if i < len(header) else "")
-                if unit:
+                ) or header_unit(header[i] if i < len(header) else "")
+                if unit and (m := BARE_NUMBER.match(text)):
                     found = [(text.strip(), (normalise(m.group("value"), unit),))]
+                elif unit:  # 'HEIGHT | 62.5 63.5' under 'DIMENSIONS (INCHES)'
+                    found = [(n, (normalise(n, unit),)) for n in text.split()]
             for printed, quantities in found:
                 out.append(
                     Value(
@@ -121,6 +147,21 @@ def _table_values(chunk: Chunk, blk: Block) -> list[Value]:
                         condition=condition or None,
                     )
                 )
+    return out
+
+
+def description_values(chunk: Chunk, blk: Block) -> list[Value]:
+    """Values in a parts list's description column ('Mat, Fiberglass, … (2 ft x 3 ft)');
+    its quantity column counts parts, not a measure."""
+    c_desc = column(blk.rows[0], r"description|nomenclature") if blk.rows else None
+    if c_desc is None:
+        return []
+    out = []
+    for row in blk.rows[1:]:
+        if c_desc < len(row):
+            for v in _text_values(chunk, row[c_desc], blk.page_start):
+                v.applies_to = row[c_desc].split(",")[0].strip()
+                out.append(v)
     return out
 
 
