@@ -49,8 +49,9 @@ _PAGE_MARK = re.compile(r"^(?:[A-Z]{1,3} ?\d{5,6}|[a-z]/\([a-z] blank\)|\d+-\d+)
 def _notice(elements: list[Element], i: int) -> tuple[int, str]:
     """A signal-word paragraph and what else belongs to its statement. A bare 'NOTE' takes
     the bulleted list under it. Sentences after a statement belong to it when they run to
-    the end of the page or to the first step of a procedure (a warning page, a note over a
-    procedure); prose that goes on to a heading, a table or another statement does not."""
+    the first step of a procedure (a note over a procedure) or, for a warning or a note
+    that announces more, to the end of the page (a warning page); prose that goes on to a
+    heading, a table or another statement does not."""
     first = elements[i]
     head = first.text.strip()
     j = i + 1
@@ -62,9 +63,15 @@ def _notice(elements: list[Element], i: int) -> tuple[int, str]:
         return j, " ".join([f"{head}:", *bullets]) if bullets else head
     more: list[str] = []
     k = j
+    # A note is one paragraph unless it announces more ('The following definitions …:');
+    # a warning or caution may run over several.
+    body = SIGNAL.sub("", head, count=1)
+    announces = _signal(head) != "NOTE" or re.search(r"\bfollowing\b|:\s", body)
     while k < len(elements):
         el = elements[k]
         if el.page != first.page:
+            if not announces:
+                return j, head
             break
         if el.kind == "list_item" and el.number == 1:
             break

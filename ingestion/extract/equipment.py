@@ -14,13 +14,18 @@ def write_equipment(
     """Equipment nodes, the main one first; every fact of the manual hangs off each."""
     publication = document.publication if document else None
     out: list[Node] = []
-    for eq in document.equipment if document else []:
-        key = norm_part_number(eq.model) if eq.model else slug(eq.name)
+    entries = document.equipment if document else []
+    models = [e.model for e in entries]
+    for eq in entries:
+        # A model printed twice with two stock numbers ('S-250/G (SHIELDED)', '(UNSHIELDED)')
+        # is two end items: each is named by its whole line.
+        shared = eq.model and models.count(eq.model) > 1 and len({e.nsn for e in entries}) > 1
+        key = norm_part_number(eq.name if shared else eq.model) if eq.model else slug(eq.name)
         node = b.node(
             "Equipment",
             key,
             chunk_id,
-            name=eq.model or eq.name,
+            name=eq.name if shared or not eq.model else eq.model,
             title=title,
             description=eq.name,
             nsn=norm_nsn(eq.nsn) if eq.nsn else None,
