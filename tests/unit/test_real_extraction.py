@@ -98,10 +98,12 @@ def letters(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
-def readable(entry: dict, key: str) -> str | None:
-    """What the text layer holds for ``entry[key]``; None where it holds nothing."""
-    text = entry.get("text_layer", entry[key])
-    return text if text else None
+def readable(entry: dict, key: str) -> list[str]:
+    """The forms of ``entry[key]`` an extractor may read: as printed and, where the text
+    layer differs, as the text layer has it; none where the text layer is empty."""
+    if entry.get("text_layer") == "":
+        return []
+    return [t for t in (entry[key], entry.get("text_layer")) if t]
 
 
 def overlaps(a: str, b: str) -> bool:
@@ -154,11 +156,8 @@ def got_values(ex: Extraction) -> list[dict]:
 
 
 def same_value(exp: dict, got: dict) -> bool:
-    text = readable(exp, "text")
-    return (
-        exp["page"] == got["page"]
-        and text is not None
-        and overlaps(squash(text), squash(got["text"]))
+    return exp["page"] == got["page"] and any(
+        overlaps(squash(t), squash(got["text"])) for t in readable(exp, "text")
     )
 
 
@@ -167,12 +166,10 @@ def got_warnings(ex: Extraction) -> list[dict]:
 
 
 def same_warning(exp: dict, got: dict) -> bool:
-    text = readable(exp, "text")
     return (
         exp["page"] == got["page"]
         and exp["level"] == got["level"]
-        and text is not None
-        and squash(text) == squash(got["text"])
+        and any(squash(t) == squash(got["text"]) for t in readable(exp, "text"))
     )
 
 
@@ -185,10 +182,9 @@ def got_procedures(ex: Extraction) -> list[dict]:
 
 
 def same_procedure(exp: dict, got: dict) -> bool:
-    first = (
-        readable(exp, "first_step_starts") if "text_layer" not in exp else exp["first_step_starts"]
-    )
-    first = re.sub(r"^\(\d+\)\s*", "", first or "")  # '(1) First.' keeps its label in -34P
+    first = re.sub(
+        r"^\(\d+\)\s*", "", exp["first_step_starts"]
+    )  # '(1) First.' keeps its label in -34P
     return (
         exp["page"] == got["page"]
         and exp["steps"] == got["steps"]
@@ -201,14 +197,12 @@ def got_intervals(ex: Extraction) -> list[dict]:
 
 
 def same_interval(exp: dict, got: dict) -> bool:
-    interval = readable(exp, "interval")
     task_exp = letters(
         re.sub(r"^(?:operator\s+)?pmcs\s+|\s*\(table [^)]*\)$", "", exp["task"], flags=re.I)
     )
     return (
         exp["page"] == got["page"]
-        and interval is not None
-        and overlaps(letters(interval), letters(got["interval"]))
+        and any(overlaps(letters(t), letters(got["interval"])) for t in readable(exp, "interval"))
         and overlaps(task_exp, letters(got["task"]))
     )
 
@@ -262,9 +256,8 @@ def score(name: str, category: str) -> Score:
     s = Score()
     for exp in expected(name)[category]:
         s.expected += 1
-        if (
-            category in ("values", "warnings", "intervals")
-            and readable(exp, "interval" if category == "intervals" else "text") is None
+        if category in ("values", "warnings", "intervals") and not readable(
+            exp, "interval" if category == "intervals" else "text"
         ):
             s.image_only += 1
         elif any(same(exp, g) for g in got):
