@@ -30,19 +30,37 @@ FIGURE_CAPTION = re.compile(r"^(?:Figure|FIGURE|Fig\.)\s+(\d+[A-Z]?)\.?\s")
 _HEADER_WORDS = re.compile(r"^(?:no\.?|code|number|item|fig\.?|qty|cont(?:inued)?\.?)$", re.I)
 
 
+# Lists of components of end item, basic issue items and expendables print one column
+# 'DESCRIPTION, CAGEC, AND PART NUMBER': 'KIT INSTALLATION HARDWARE (…) (51489) 104244'.
+COMBINED_HEADER = r"(?:description|item name).*(?:part\s*number|cage|fscm)"
+_COMBINED_CELL = re.compile(
+    r"^(?P<desc>.+?)\s*\((?P<cage>[0-9A-Z]{5})\)\s*(?:P/N\s*)?"
+    r"(?P<pn>[A-Z0-9][\w./-]*(?: [\w./-]+)?)$"
+)
+
+
+_LEADING_NSN = re.compile(r"^(\d{4}-\d{2}-\d{3}-\d{4}|\d{4}-\d{3}-\d{4})\s+")
+
+
 def is_parts_table(rows: list[list[str]]) -> bool:
-    return bool(rows) and column(rows[0], PART_NUMBER_HEADER) is not None
+    return bool(rows) and (
+        column(rows[0], PART_NUMBER_HEADER) is not None
+        or column(rows[0], COMBINED_HEADER) is not None
+    )
 
 
 class _Columns:
     def __init__(self, header: list[str], rows: list[list[str]]):
         self.pn = column(header, PART_NUMBER_HEADER)
+        self.combined = column(header, COMBINED_HEADER) if self.pn is None else None
         self.figure = column(header, r"\bfig")
         self.item = column(header, r"^item\b", exclude=r"check|inspect|servic")
         self.smr = column(header, r"\bsmr\b|source")
         self.nsn = column(header, r"stock|\bnsn\b|\bfsn\b|\bniin\b")
         self.cage = column(header, r"cage|fscm|\bmfr\b|manufacturer")
         self.desc = column(header, r"description|nomenclature|\bname\b")
+        if self.combined is not None:
+            self.desc = self.cage = None
         self.uoc = column(header, r"usable|\buoc\b", exclude=r"description")
         self.qty = column(header, r"\bqty\b|quantity")
         if self.uoc is None and self.desc is not None:
@@ -95,19 +113,25 @@ def read_parts(chunk: Chunk, blk: Block, figure: str = "") -> list[PartRow]:
         figure = ""
     out = []
     for row in _merge_wrapped(c, body):
-        pn = cell(row, c.pn)
+        pn, desc, cage = cell(row, c.pn), cell(row, c.desc), cell(row, c.cage)
+        nsn = cell(row, c.nsn)
+        if c.combined is not None and (m := _COMBINED_CELL.match(cell(row, c.combined))):
+            pn, desc, cage = m.group("pn"), m.group("desc"), m.group("cage")
+            if c.nsn == c.combined:  # the stock number printed in the same cell, first
+                lead = _LEADING_NSN.match(desc)
+                nsn, desc = (lead.group(1), desc[lead.end() :]) if lead else ("", desc)
         if not pn or not _is_part_number(pn):
             continue
         part = PartRow(
             page=blk.page_start,
             chunk_id=chunk.id,
             part_number=pn,
-            description=_COMPOSED_OF.sub("", cell(row, c.desc)),
+            description=_COMPOSED_OF.sub("", desc),
             figure=cell(row, c.figure) or figure,
             item=cell(row, c.item),
             smr=cell(row, c.smr),
-            nsn=cell(row, c.nsn),
-            cage=cell(row, c.cage),
+            nsn="" if nsn.upper() == "N/A" else nsn,
+            cage=cage,
             usable_on=cell(row, c.uoc),
             qty=_TRAILING_PUBLICATION.sub("", cell(row, c.qty)),
         )
