@@ -82,6 +82,8 @@ def _notice(elements: list[Element], i: int) -> tuple[int, str]:
                 return j, head
             more.append(el.text.strip())
         k += 1
+    if k == len(elements) and not announces:  # the document's end is a page's end
+        return j, head
     return (k, " ".join([head, *more])) if more else (j, head)
 
 
