@@ -134,6 +134,8 @@ class RuleExtractor:
 
 def _link_mentions(chunks: list[Chunk], known: dict[str, Node]) -> None:
     """A known part number anywhere in a chunk makes the part point at that chunk."""
+    if not known:  # reading every code of a manual without a parts list finds nothing
+        return
     for chunk in chunks:
         named = set().union(*(identifier_keys(blk.text) for blk in chunk.blocks))
         for part in known.values():

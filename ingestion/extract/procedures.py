@@ -127,7 +127,7 @@ def write_procedure(
             b.edge("NEXT", prev, step)
         for w in before.get(number, []):  # a warning printed before a step applies to it
             b.edge("HAS_WARNING", step, w)
-        named = identifier_keys(text)
+        named = identifier_keys(text) if known else set()
         for part in known.values():
             if part.key in named:  # a part's key is its compacted number
                 b.edge("USES_PART", step, part)
