@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from ingestion.extract.builder import FactBuilder
-from ingestion.extract.equipment import write_equipment
+from ingestion.extract.equipment import describe_end_items, read_end_items, write_equipment
 from ingestion.extract.intervals import is_interval_table, read_intervals, write_interval
 from ingestion.extract.notices import read_notices, write_notice
 from ingestion.extract.parts import (
@@ -97,6 +97,9 @@ class RuleExtractor:
         b = FactBuilder(doc_id)
         ex = read(chunks)
         equipment = write_equipment(b, title, document, chunks[0].id if chunks else None)
+        describe_end_items(
+            b, equipment, [i for c in chunks for k in c.blocks for i in read_end_items(c, k)]
+        )
         known = {}
         for eq in equipment:
             known = write_parts(b, eq, ex.parts)

@@ -193,3 +193,25 @@ def test_title_page_equipment_becomes_equipment_nodes():
     assert set(equipment) == {"AMA5102UT", "3002AC"}
     assert equipment["AMA5102UT"]["nsn"] == "2920-00-909-2483"
     assert equipment["3002AC"]["publication"] == "TM 9-2920-225-34P"
+
+
+def test_an_end_item_table_names_the_models_of_a_cover():
+    """An MWO cover prints only 'M1113 AND M1114'; its end-item table gives NSN and name,
+    the name wrapped over rows of its own."""
+    rows = [
+        ["NOMENCLATURE", "NSN", "PART NO.", "CAGEC", "MODEL"],
+        ["Truck, Utility, Expanded", "", "", "", ""],
+        ["Capacity, 4x4", "", "", "", ""],
+        ["Shelter Carrier", "2320-01-412-0143", "87T0014", "19207", "M1113"],
+        ["Up-Armored Carrier", "2320-01-413-3739", "87T0015", "19207", "M1114"],
+    ]
+    doc = _doc(
+        Element(kind="table", rows=rows, page=2),
+        equipment=[TitleEquipment(name="M1113 AND M1114", model=m) for m in ("M1113", "M1114")],
+    )
+    facts = extract("d", "T", chunk_blocks("d", to_blocks(doc), lambda t: len(t.split())), doc)
+    equipment = {n.key: n.props for n in facts.nodes if n.label == "Equipment"}
+    assert equipment["M1114"]["nsn"] == "2320-01-413-3739"
+    assert equipment["M1113"]["description"] == (
+        "Truck, Utility, Expanded Capacity, 4x4, Shelter Carrier"
+    )
