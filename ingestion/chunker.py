@@ -248,10 +248,25 @@ def _page_head(elements: list[Element], i: int, page: int | None, expected: int)
     return nxt is not None and nxt.kind == "list_item" and nxt.number == expected
 
 
+# Verbs a step starts with; a numbered list none of whose items starts with one, and none of
+# whose items is a sentence, names things ('1 Material Change Number (MCN)', '2 MWO number').
+_STEP_VERB = re.compile(
+    r"^(?:using|remove|install|check|disconnect|connect|tighten|loosen|turn|set|place|"
+    r"position|apply|clean|inspect|measure|drill|insert|attach|open|close|lift|lower|raise|"
+    r"press|pull|push|put|take|replace|secure|mark|cut|fill|drain|start|stop|run|read|"
+    r"record|verify|ensure|make|use|locate|route|hold|repeat|do|perform|get|touch|adjust|"
+    r"align|lubricate|paint|sand|mix|wipe|allow|wait|slide|rotate|unhook|hook|fabricate|"
+    r"test|bleed|add|select|return|release|engage|disengage|reinstall|assemble|disassemble)\b",
+    re.I,
+)
+
+
 def _is_list(items: list[str]) -> bool:
-    """Numbered short labels without a sentence ('1 Material Change Number (MCN)', '2 MWO
-    number') are a list of things, not steps to do."""
-    return len(items) > 2 and all(len(t.split()) <= 8 and not t.endswith(".") for t in items)
+    """Numbered short labels without a sentence or a step's verb are a list of things, not
+    steps to do."""
+    return len(items) > 2 and all(
+        len(t.split()) <= 8 and not t.endswith(".") and not _STEP_VERB.match(t) for t in items
+    )
 
 
 def _procedure(

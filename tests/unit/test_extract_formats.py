@@ -215,3 +215,17 @@ def test_an_end_item_table_names_the_models_of_a_cover():
     assert equipment["M1113"]["description"] == (
         "Truck, Utility, Expanded Capacity, 4x4, Shelter Carrier"
     )
+
+
+def test_short_steps_without_full_stops_are_still_steps_a_list_of_names_is_not():
+    steps = _doc(
+        *(_step(n, t) for n, t in enumerate(["Remove cover", "Disconnect hose", "Remove pump"], 1))
+    )
+    names = _doc(
+        *(
+            _step(n, t)
+            for n, t in enumerate(["MWO number", "Serial Number", "Date of Application"], 1)
+        )
+    )
+    assert [len(p.steps) for p in _read(steps).procedures] == [3]
+    assert _read(names).procedures == []
