@@ -257,7 +257,7 @@ class Ingestor:
                 self.settings.max_chunk_tokens,
                 parsed.title,
             )
-            facts = self.extractor.extract(doc_id, parsed.title, chunks)
+            facts = self.extractor.extract(doc_id, parsed.title, chunks, parsed)
         if not chunks:
             return self._fail(
                 path,

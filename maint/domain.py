@@ -57,6 +57,7 @@ class Block(BaseModel):
     text: str
     level: SafetyLevel | None = None  # for warnings
     steps: list[str] = Field(default_factory=list)  # for procedures, in order
+    line_pages: list[int | None] = Field(default_factory=list)  # procedures: page of each line
     rows: list[list[str]] = Field(default_factory=list)  # for tables, header first
     title: str | None = None  # procedure/table title (the heading it sits under)
 

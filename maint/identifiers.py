@@ -193,7 +193,7 @@ def identifier_keys(text: str) -> set[str]:
                 break
             joined += norm_part_number(runs[nxt].group(0))
             add(joined)
-    return keys
+    return keys | stock_number_keys(text)
 
 
 def contains_identifier(text: str, identifier: str) -> bool:
@@ -213,3 +213,29 @@ def dash_nsns(text: str) -> str:
     """Every NSN in ``text`` written as four dashed groups: '2910123456613' ->
     '2910-12-345-6613'."""
     return _NSN.sub(r"\1-\2-\3-\4", text)
+
+
+# A federal stock number of the 1970s lists: four digits of supply class, then the 7-digit
+# item number in groups of 3 and 4 ('2920-078-2351'). The NSN that replaced it put a
+# 2-digit country code in between: '2920-00-078-2351' (00: the United States).
+_FSN = re.compile(r"(?<![\w.-])(\d{4})[- ](\d{3})[- ](\d{4})(?![\w-])")
+
+
+def norm_nsn(text: str) -> str:
+    """One spelling of a stock number, so a search for either form finds both: 13-digit NSNs
+    dashed ('5306012345678' -> '5306-01-234-5678'), 4-3-4 FSNs as the NSN they became
+    ('2920-078-2351' -> '2920-00-078-2351'). Anything else is returned as it is."""
+    text = text.strip()
+    if m := _FSN.fullmatch(text):
+        return f"{m.group(1)}-00-{m.group(2)}-{m.group(3)}"
+    if m := _NSN.fullmatch(text):
+        return "-".join(m.groups())
+    return text
+
+
+def stock_number_keys(text: str) -> set[str]:
+    """The compacted NSN of every stock number in ``text``, FSNs included: a search for
+    '2920-00-078-2351' and one for '2920-078-2351' both give '2920000782351'."""
+    found = {norm_part_number("".join(m.groups())) for m in _NSN.finditer(text)}
+    found |= {f"{m.group(1)}00{m.group(2)}{m.group(3)}" for m in _FSN.finditer(text)}
+    return found

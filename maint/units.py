@@ -330,3 +330,243 @@ def range_ends(value: str) -> list[str]:
 def value_norm(value: str, unit: str) -> str:
     """'3.5 to 5.0', 'bar' -> '3.5–5.0 bar'; '95', 'Nm' -> '95 N·m'."""
     return f"{'–'.join(range_ends(value)) or value} {canonical_unit(unit)}"
+
+
+# -- values as manuals print them in prose ----------------------------------------------------
+# Army manuals write '110 lb-ft (149 N•m)', '44-52 lb-ft', '15 to 20 pound-inches',
+# '0.281-inch', '1 1/2-volt', '8.6 ounces', 'five seconds', 'ten (10) years'. The spellings
+# below are read for finding such values; each maps to a unit of the table above where one fits.
+_PROSE_UNITS: dict[str, str] = {
+    "lb-ft": "lb-ft",
+    "lbs-ft": "lb-ft",
+    "ft-lb": "ft-lb",
+    "ft-lbs": "ft-lb",
+    "ft. lb.": "ft-lb",
+    "foot-pounds": "ft-lb",
+    "foot pounds": "ft-lb",
+    "pound-feet": "lb-ft",
+    "lb-in": "lb-in",
+    "in-lb": "in-lb",
+    "in-lbs": "in-lb",
+    "inch lb": "in-lb",
+    "inch lbs": "in-lb",
+    "inch-pounds": "in-lb",
+    "inch pounds": "in-lb",
+    "pound-inches": "lb-in",
+    "pound inches": "lb-in",
+    "N•m": "N·m",
+    "N·m": "N·m",
+    "N-m": "N·m",
+    "n-m": "N·m",
+    "Nm": "N·m",
+    "in.": "in.",
+    "in": "in",  # only before its conversion: '70.125 in (178.11 cm)'
+    "inch": "inch",
+    "inches": "inches",
+    "ft": "ft",
+    "feet": "ft",
+    "foot": "ft",
+    "mm": "mm",
+    "cm": "cm",
+    "m": "m",
+    "lb": "lb",
+    "lbs": "lbs",
+    "LBS": "lbs",
+    "pounds": "lb",
+    "kg": "kg",
+    "ounces": "oz",
+    "ounce": "oz",
+    "oz": "oz",
+    "ton": "ton",
+    "tons": "ton",
+    "psi": "psi",
+    "kPa": "kPa",
+    "volts": "V",
+    "volt": "V",
+    "V": "V",
+    "VDC": "V",
+    "VAC": "V",
+    "amperes": "A",
+    "ampere": "A",
+    "amps": "A",
+    "amp": "A",
+    "ohms": "ohms",
+    "ohm": "ohm",
+    "RPM": "RPM",
+    "rpm": "rpm",
+    "Hz": "Hz",
+    "seconds": "seconds",
+    "second": "second",
+    "minutes": "minutes",
+    "minute": "minute",
+    "hours": "hours",
+    "hour": "hour",
+    "years": "years",
+    "year": "years",
+    "months": "months",
+    "°F": "°F",
+    "°C": "°C",
+    "degrees": "degrees",
+    "qt": "qt",
+    "gal": "gal",
+    "cu. ft.": "cu ft",
+    "ft³": "cu ft",
+    "m³": "m³",
+    "square feet": "sq ft",
+    "square inches": "sq in",
+    "miles per hour": "mph",
+    "mph": "mph",
+    "g/m²": "g/m²",
+    "oz/ft²": "oz/ft²",
+    "oz/yd²": "oz/yd²",
+    "turn": "turn",
+    "turns": "turn",
+    "times": "times",
+}
+_PROSE_EXTRA = {
+    "oz": ("kg", 0.02834952),
+    "ton": ("kg", 907.18474),
+    "cu ft": ("m³", 0.0283168),
+    "sq ft": ("m²", 0.092903),
+    "sq in": ("m²", 0.00064516),
+    "mph": ("km/h", 1.609344),
+    "years": ("years", 1.0),
+    "months": ("months", 1.0),
+    "degrees": ("°", 1.0),
+    "turn": ("turn", 1.0),
+    "times": ("times", 1.0),
+    "ohms": ("Ω", 1.0),
+    "lb-in": ("N·m", 0.112985),
+}
+_WORD_NUMBERS = {
+    "one-half": 0.5,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+}
+# A number as printed: '1 1/2' (OCR may read the 1 of a fraction as 'l'), '7/8', '.190',
+# '2,000', '8.6', or a number word ('five', 'ten (10)').
+_PROSE_NUMBER = (
+    r"(?:\d+ [1l]/\d+|\d+/\d+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d*\.\d+|\d+"
+    r"|(?:" + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)) + r")(?: \(\d+\))?)"
+)
+_prose_unit_alt = "|".join(
+    re.escape(u).replace(r"\ ", r"\s") if u != "in" else r"in(?=\s?\()"
+    for u in sorted(_PROSE_UNITS, key=len, reverse=True)
+)
+# number, optionally a range ('13-18', '20 to 30', '.490 in. - .500 in.') or a dimension
+# ('58.8 x 16.6 x 8.3 in.'), then the unit; a hyphen may join them ('0.281-inch', '3-volt').
+_PROSE_ONE = (
+    rf"{_PROSE_NUMBER}(?:\s?[x×]\s?{_PROSE_NUMBER})*"
+    rf"(?:\s?(?:-|–|to)\s?{_PROSE_NUMBER})?(?:\s?[-–]\s?|\s)?(?:{_prose_unit_alt})"
+)
+PROSE_VALUE = re.compile(
+    rf"(?<![\w.,/#°−-])(?P<value>(?:(?<![^\s(])[-−](?=\d))?{_PROSE_NUMBER}(?:\s?[x×]\s?{_PROSE_NUMBER})*"
+    rf"(?:\s?(?:-|–|to)\s?(?:{_PROSE_NUMBER}))?)(?:\s?[-–]\s?|\s)?(?P<unit>{_prose_unit_alt})"
+    rf"(?![\w²³/·•-])(?:\s?(?P<range>(?:-|–)\s?{_PROSE_ONE}))?"
+    rf"(?:\s?\((?P<conv>{_PROSE_ONE})\))?",
+    re.IGNORECASE,
+)
+# 'lb', 'V', 'A' and the like are units only in their printed case; a word unit ('volts',
+# 'Inches') may be capitalised.
+# 'Ton' and 'TON' name vehicle classes ('2-1/2 Ton', '1-1/4 TON'); a weight is '1 ton'.
+_CASE_SENSITIVE = {"m", "V", "VDC", "VAC", "lb", "lbs", "LBS", "oz", "ft", "mm", "cm", "kg"}
+_CASE_SENSITIVE |= {"ton", "tons", "in"}
+
+
+# Designations, not measurements: a vehicle class ('1-1/4-Ton', '6-Ton'), a generator or
+# weapon named by its rating or calibre ('60-Ampere Generator', '81-mm mortar').
+_DESIGNATION = re.compile(r"\d+-\d+(?:/\d+)?-[A-Za-z]+|\d+-[A-Z][a-z]+|\d+-mm")
+
+
+@dataclass(frozen=True)
+class PrintedValue:
+    """A value as printed ('110 lb-ft (149 N·m)'), where it stands, and its quantities."""
+
+    text: str
+    start: int
+    end: int
+    quantities: tuple[Quantity, ...]
+
+
+def prose_number(text: str) -> float | None:
+    """'1 1/2' -> 1.5, '7/8' -> 0.875, '.190' -> 0.19, 'five' -> 5, 'ten (10)' -> 10."""
+    text = text.strip().lower().replace(" l/", " 1/").replace("−", "-")
+    if text.startswith("-") and (rest := prose_number(text[1:])) is not None:
+        return -rest
+    if m := re.match(r"^(\d+) (\d+)/(\d+)", text):
+        return int(m.group(1)) + int(m.group(2)) / int(m.group(3))
+    if m := re.match(r"^(\d+)/(\d+)", text):
+        return int(m.group(1)) / int(m.group(2))
+    if m := re.match(r"^(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d*\.\d+|\d+)", text):
+        return float(m.group(1).replace(",", ""))
+    word = re.match(r"^[a-z-]+", text)
+    return float(_WORD_NUMBERS[word.group(0)]) if word and word.group(0) in _WORD_NUMBERS else None
+
+
+def _prose_unit(written: str) -> str | None:
+    if written in _PROSE_UNITS:
+        return _PROSE_UNITS[written]
+    for u, canon in _PROSE_UNITS.items():
+        if u.lower() == re.sub(r"\s+", " ", written).lower():
+            if u in _CASE_SENSITIVE and written != u:
+                continue
+            return canon
+    return None
+
+
+def _prose_quantity(value: str, unit: str, written: str) -> Quantity:
+    sign, rest = ("-", value[1:]) if value[:1] in "-−" else ("", value)
+    first = prose_number(sign + re.split(r"\s?(?:-|–|to|[x×])\s?(?=[\d.a-z])", rest)[0])
+    if unit in _PROSE_EXTRA:
+        (unit_si, scale), offset = _PROSE_EXTRA[unit], 0.0
+    else:
+        unit_si, offset, scale = affine(unit)
+    si = None if first is None else round(offset + scale * first, 4)
+    return Quantity(value=value, unit=written, value_si=si, unit_si=unit_si)
+
+
+# A mix ratio: '2 parts of Epic R1003 to 1 part of Versamid 140', '4 parts resin to 1 part'.
+MIX_RATIO = re.compile(
+    r"(?<![\w.])(?P<a>\d+(?:\.\d+)?) parts? (?:of [^,.;]{1,40}? )?to "
+    r"(?P<b>\d+(?:\.\d+)?) parts?\b(?: of [^,.;]{1,40})?"
+)
+
+
+def find_printed_values(text: str) -> list[PrintedValue]:
+    """Values with a unit as manuals print them in prose and table cells, each with its
+    bracketed conversion: '110 lb-ft (149 N•m)' is one printed value of two quantities."""
+    out: list[PrintedValue] = []
+    for m in MIX_RATIO.finditer(text):
+        a, b = float(m.group("a")), float(m.group("b"))
+        ratio = Quantity(f"{m.group('a')}:{m.group('b')}", "ratio", round(a / b, 4), "ratio")
+        out.append(PrintedValue(m.group(0), m.start(), m.end(), (ratio,)))
+    taken = [(v.start, v.end) for v in out]
+    for m in PROSE_VALUE.finditer(text):
+        unit = _prose_unit(m.group("unit"))
+        if unit is None or _DESIGNATION.fullmatch(m.group(0)):
+            continue
+        if any(s < m.end() and m.start() < e for s, e in taken):
+            continue
+        quantities = [_prose_quantity(m.group("value"), unit, m.group("unit"))]
+        for extra in filter(None, (m.group("conv"),)):
+            for inner in PROSE_VALUE.finditer(extra):
+                if (u := _prose_unit(inner.group("unit"))) is not None:
+                    quantities.append(_prose_quantity(inner.group("value"), u, inner.group("unit")))
+        out.append(PrintedValue(m.group(0), m.start(), m.end(), tuple(quantities)))
+    return sorted(out, key=lambda v: v.start)

@@ -132,6 +132,9 @@ class Page:
     dropped: list[str] = field(default_factory=list)
 
 
+_SIGNAL_WORD = re.compile(r"^\s*(?:DANGER|WARNING|CAUTION|NOTE)S?\s*$")
+
+
 def _edge_rows(page: Page) -> tuple[list[Row], list[Row]]:
     """The outermost text rows: the candidates for furniture."""
     rows = [r for r in page.rows if "table" not in r.extra]
@@ -168,6 +171,8 @@ def _work_package(page: Page, top: list[Row]) -> tuple[str, list[Row]] | None:
                     if r.top > _EDGE * page.height or _furniture_shape(r):
                         break
                     if not any(c.isalpha() for c in r.text) or r.text != r.text.upper():
+                        break
+                    if _SIGNAL_WORD.match(r.text):  # 'NOTE' under the title heads the text
                         break
                     title.append(r)
                 return number, title

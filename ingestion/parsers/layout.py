@@ -101,6 +101,8 @@ def _continues(buf: list[Line], line: Line) -> bool:
     """A paragraph broken by a column or page break: no full stop, next starts lowercase."""
     last = buf[-1].text.rstrip()
     first = line.text.lstrip()
+    if re.match(r"^[a-z]\.\s", first):  # 'b. Cut a piece …': a lettered step starts
+        return False
     return bool(first) and first[0].islower() and not last.endswith((".", ":", "!", "?"))
 
 
@@ -155,7 +157,10 @@ def lines_to_elements(pages: list[list[Line]], fonts_known: bool = False) -> lis
             body = m_num[1] if m_num else m_bullet.group(1)
             buf = [Line(text=body, page=line.page)]
             continue
-        if _SIGNAL.match(text) or (line.gap_before and buf and not _continues(buf, line)):
+        new_page = buf and line.page != buf[-1].page  # a page's first line
+        if _SIGNAL.match(text) or (
+            (line.gap_before or new_page) and buf and not _continues(buf, line)
+        ):
             flush()
         buf.append(line)
         if _SIGNAL_ALONE.match(text):

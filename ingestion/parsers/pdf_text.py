@@ -119,14 +119,15 @@ def _words(textpage: pdfium.PdfTextPage, frame: _Frame, mixed: bool) -> list[Wor
     flags = ctypes.c_int()
     words: list[Word] = []
     chars: list[str] = []
+    raised: list[bool] = []  # a small character above the line: a superscript
     drawn: dict[tuple[str, int, int], float] = {}  # text drawn again over itself (bold)
     x0 = top = x1 = bottom = 0.0
     start = -1
 
     def close() -> None:
-        nonlocal chars, start
+        nonlocal chars, raised, start
         if chars:
-            word = glyphs.resolve("".join(chars)).strip()
+            word = glyphs.resolve(_degrees(chars, raised)).strip()
             if word:
                 raw.FPDFText_GetMatrix(tp, start, matrix)  # the size as drawn, not as set
                 size = raw.FPDFText_GetFontSize(tp, start) * math.hypot(matrix.c, matrix.d)
@@ -137,7 +138,7 @@ def _words(textpage: pdfium.PdfTextPage, frame: _Frame, mixed: bool) -> list[Wor
                     1 if frame.rotation in (0, 180) else 0
                 ]
                 words.append(Word(word, x0, top, x1, bottom, size, bold, start, base))
-        chars, start = [], -1
+        chars, raised, start = [], [], -1
 
     for i, ch in enumerate(text):
         if ch in _SEPARATORS:  # pdfium's generated characters are spaces and line ends too
@@ -175,11 +176,23 @@ def _words(textpage: pdfium.PdfTextPage, frame: _Frame, mixed: bool) -> list[Wor
             ch = glyphs.from_code(ch) or _by_shape(tp, i, frame, tight, origin) or "\uffff"
         if not chars:
             start, x0, top, x1, bottom = i, cx0, ctop, cx1, cbottom
+            raised.append(False)
         else:
+            height = bottom - top
+            raised.append(cbottom < top + 0.6 * height and cbottom - ctop < 0.7 * height)
             x1, top, bottom = max(x1, cx1), min(top, ctop), max(bottom, cbottom)
         chars.append(ch)
     close()
     return words
+
+
+def _degrees(chars: list[str], raised: list[bool]) -> str:
+    """OCR reads a degree sign as a raised 'o' or '0': '60°F' arrives as '600F' or '60oF'."""
+    out = list(chars)
+    for k in range(1, len(chars) - 1):
+        if raised[k] and chars[k] in "0oO" and chars[k - 1].isdigit() and chars[k + 1] in "FC":
+            out[k] = "°"
+    return "".join(out)
 
 
 def _by_shape(tp, i: int, frame: _Frame, tight, origin) -> str | None:

@@ -59,8 +59,14 @@ def test_every_fact_node_links_to_a_page(corpus):
         "MATCH (s:Spec {value: '95', unit: 'N·m'})-[:MENTIONED_IN]->(c:Chunk)-[:PART_OF]->"
         "(d:Document) RETURN DISTINCT c.page_start AS page, d.format AS format"
     )
-    # The impeller nut torque: procedure step (page 13), torque table (page 14), bulletin p. 2.
-    assert {(r["format"], r["page"]) for r in rows} == {("pdf", 13), ("pdf", 14), ("text", 2)}
+    # The impeller nut torque: procedure step (page 13), torque table (page 14), bulletin
+    # pp. 1-2 (its prose states the old torque on p. 1, the table and steps follow).
+    assert {(r["format"], r["page"]) for r in rows} == {
+        ("pdf", 13),
+        ("pdf", 14),
+        ("text", 1),
+        ("text", 2),
+    }
 
 
 def test_reingest_unchanged_changes_nothing(corpus):
@@ -84,7 +90,9 @@ def test_changed_file_replaces_old_version_in_one_go(scratch, tmp_path):
     assert first.status == "added"
     text = manual.read_text()
     assert "| 410 | 302 |" in text
-    manual.write_text(text.replace("| 410 | 302 |", "| 420 | 310 |"))
+    # The torque arm bolt's torque, in the table and in the installation prose.
+    changed = text.replace("| 410 | 302 |", "| 420 | 310 |")
+    manual.write_text(changed.replace("410 N·m (302 lbf·ft)", "420 N·m (310 lbf·ft)"))
     second = scratch.ingest(manual).files[0]
     assert second.status == "updated" and second.document_id != first.document_id
     assert scratch.pg.complete_ids() == {second.document_id}
