@@ -278,7 +278,8 @@ def _print_summary(results: dict, folder: Path) -> None:
         table.add_column(mode, justify="right")
     for key, title, _ in COLUMNS:
         table.add_row(title, *[fmt(r["summary"][key]) for r in results["modes"].values()])
-    console.print(table)
+    if results["modes"]:  # --retrieval-only: no answers to show
+        console.print(table)
     retrieval = Table(title="Retrieval against the gold evidence")
     for col in ("retriever", "recall@5", "recall@20", "MRR"):
         retrieval.add_column(col, justify="right" if col != "retriever" else "left")

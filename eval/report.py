@@ -94,7 +94,8 @@ def render_markdown(results: dict[str, Any], charts: list[str]) -> str:
         f"- Dataset: `{results['dataset']}`: {results['questions']} questions, "
         f"{results['answerable']} answerable",
         f"- Workspace: `{results['workspace']}` ({results['corpus']['chunks']} chunks)",
-        "- Models: " + ", ".join(f"{m}: {r['model']}" for m, r in modes.items()),
+        "- Models: "
+        + (", ".join(f"{m}: {r['model']}" for m, r in modes.items()) or "none (retrieval only)"),
         f"- Adapter (ft, hybrid): {results['adapter'] or 'none (base model)'}",
         "- RAGAS judge: "
         + (
@@ -104,10 +105,22 @@ def render_markdown(results: dict[str, Any], charts: list[str]) -> str:
         ),
         f"- Run: {results['started']}, {results['seconds']:.0f} s on {results['host']}, "
         f"maint {results['maint_version']}",
-        "",
-        "## Answers per mode",
-        "",
     ]
+    if modes:
+        out += _answers_section(modes)
+    out += _retrieval_section(results)
+    if not modes:  # --retrieval-only
+        out += ["", "## Definitions", ""]
+        out += [f"- **{k}**: {v}" for k, v in results["definitions"].items()]
+        return "\n".join(out) + "\n"
+    out += _by_type_section(results, modes, charts)
+    out += ["", "## Definitions", ""]
+    out += [f"- **{k}**: {v}" for k, v in results["definitions"].items()]
+    return "\n".join(out) + "\n"
+
+
+def _answers_section(modes: dict[str, Any]) -> list[str]:
+    out = ["", "## Answers per mode", ""]
     header = ["mode", *[title for _, title, _ in COLUMNS]]
     out.append(
         _table(
@@ -152,8 +165,11 @@ def render_markdown(results: dict[str, Any], charts: list[str]) -> str:
         for m, r in modes.items():
             for metric, error in (r.get("ragas_errors") or {}).items():
                 out.append(f"- {m}, {metric}: first failure: {error}")
+    return out
 
-    out += ["", "## Retrieval (recall against the gold evidence)", ""]
+
+def _retrieval_section(results: dict[str, Any]) -> list[str]:
+    out = ["", "## Retrieval (recall against the gold evidence)", ""]
     retrieval = results["retrieval"]
     n = next(iter(retrieval.values()))["questions"] if retrieval else 0
     out.append(
@@ -182,11 +198,14 @@ def render_markdown(results: dict[str, Any], charts: list[str]) -> str:
             )
         )
 
+    return out
+
+
+def _by_type_section(
+    results: dict[str, Any], modes: dict[str, Any], charts: list[str]
+) -> list[str]:
+    out: list[str] = []
     types = sorted({t for r in modes.values() for t in r["by_type"]})
-    if not modes:
-        out += ["", "## Definitions", ""]
-        out += [f"- **{k}**: {v}" for k, v in results["definitions"].items()]
-        return "\n".join(out) + "\n"
     out += ["", "## Accuracy by question type", ""]
     out.append(
         _table(
@@ -222,10 +241,7 @@ def render_markdown(results: dict[str, Any], charts: list[str]) -> str:
             out.append(f"- `{r['id']}` ({r['answer_type']}) {r['question']}  ")
             out.append(f"  answer: {answer[:300]}  ")
             out.append(f"  why: {why}")
-
-    out += ["", "## Definitions", ""]
-    out += [f"- **{k}**: {v}" for k, v in results["definitions"].items()]
-    return "\n".join(out) + "\n"
+    return out
 
 
 def _top5(rank: int | None) -> bool:

@@ -77,6 +77,30 @@ def test_eval_of_a_tiny_dataset_on_the_real_stack(corpus, tiny, tmp_path):
     assert (out / "metrics.png").stat().st_size > 5_000
 
 
+def test_retrieval_only_eval_reports_ranks_and_misses(corpus, tmp_path):
+    """--retrieval-only: no answers, every retriever's figures, and per question the rank each
+    retriever gave the evidence; report.md lists the fused misses."""
+    out = tmp_path / "report"
+    run = maint_offline(
+        "eval", "--retrieval-only", "--out", str(out), "--json",
+        data_dir=corpus.settings.data_dir, models=corpus.settings.models_dir,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads(run.stdout)
+    assert summary["modes"] == [] and set(summary["retrieval"]) == set(RETRIEVERS)
+    results = json.loads((out / "results.json").read_text())
+    answerable = [json.loads(x) for x in DEV.read_text().splitlines()]
+    answerable = [r["id"] for r in answerable if r["answer_type"] != "unanswerable"]
+    ranks = results["retrieval_ranks"]
+    assert list(ranks) == answerable and all(set(r) == set(RETRIEVERS) for r in ranks.values())
+    fused = summary["retrieval"]["fused"]["recall@5"]
+    assert fused == sum(1 for r in ranks.values() if (r["fused"] or 99) <= 5) / len(ranks)
+    missed = [q for q, r in ranks.items() if (r["fused"] or 99) > 5]
+    report = (out / "report.md").read_text()
+    assert all(f"| {q} |" in report for q in missed) and "## Answers per mode" not in report
+    assert not list(out.glob("answers-*.jsonl"))
+
+
 def test_eval_on_your_own_manuals_in_an_isolated_workspace(corpus, tiny, tmp_path):
     docs = tmp_path / "manuals"
     docs.mkdir()
