@@ -356,7 +356,7 @@ class PgStore(ChunkStore):
                 " WHERE d.status = 'complete' ORDER BY v.dist",
                 {"q": vec, "n": k * t.per_chunk},
             ).fetchall()
-        return _best_per_chunk(rows, k)
+        return rows if t is _CHUNKS else _best_per_chunk(rows, k)
 
     def keyword_search(
         self, query: str, identifiers: Sequence[str], k: int, over: SearchOver = "chunks"
@@ -419,7 +419,7 @@ class PgStore(ChunkStore):
             " WHERE d.status = 'complete' ORDER BY score DESC, u.id",
             params,
         ).fetchall()
-        return _best_per_chunk(found, k)
+        return found[:k] if t is _CHUNKS else _best_per_chunk(found, k)
 
     def _document_frequencies(self, t: _Searched, terms: Sequence[str]) -> dict[str, int]:
         """Rows holding each term, counted up to ``COMMON_TERM_ROWS + 1`` (an index-only
