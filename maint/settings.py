@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         default=600, description="Hard cap; only tables are split (at row boundaries) beyond it."
     )
     max_file_mb: float = Field(default=100.0, description="Files larger than this are refused.")
+    parse_workers: int | None = Field(
+        default=None,
+        ge=0,
+        description="Processes parsing the next files of a batch while one is embedded and "
+        "stored. Unset: one fewer than the CPU cores (1 to 4); 0: parse in the ingesting process.",
+    )
 
     # -- retrieval ------------------------------------------------------------------------
     retrieve_candidates: int = Field(
