@@ -7,7 +7,8 @@ Per run: the stage split (parse: time the pipeline waited for parsing; parse in 
 parsing overlapped with the rest), the embed stage against a bare encode of the same texts on
 the same backend (our overhead), and peak RSS of the ingesting process and of its parser
 processes (the database servers are not counted). On the configured run, the chunk texts are
-also encoded bare by both backends: the int8/fp32 throughput ratio and their cosine.
+also encoded bare by both backends, in turns: the int8/fp32 ratio of wall and of CPU time
+(steadier than wall time on a shared machine), and the cosine of their vectors.
 
     python benchmarks/ingest.py [--copies 10] [--only sample|real] [--out benchmarks/results]
 """
@@ -64,22 +65,34 @@ def _timed(fn, *args) -> tuple[object, float]:
     return result, time.perf_counter() - start
 
 
-def _bare(settings, texts: list[str]) -> tuple[dict, object]:
-    """Each backend encoding ``texts`` outside the pipeline; returns seconds and vectors."""
+def _bare(settings, texts: list[str]) -> tuple[dict, dict, dict]:
+    """Both backends encoding ``texts`` outside the pipeline, slice by slice in turns (so a
+    change of load on a shared machine falls on both); wall and CPU seconds, and vectors."""
+    import numpy as np
+
     from maint.embed import embedder_for
 
-    seconds, vectors = {}, {}
+    runs = {}
     for backend in ("torch", "onnx-int8"):
         embedder = embedder_for(settings.model_copy(update={"embedding_backend": backend}), False)
         embedder.embed(texts[:8])  # warm-up: first-call allocations are not throughput
         if backend == "torch":  # sentence-transformers' own encode, no maint code around it
-            run = lambda t, m=embedder.model: m.encode(  # noqa: E731
+            runs[backend] = lambda t, m=embedder.model: m.encode(
                 t, batch_size=settings.embedding_batch_size, normalize_embeddings=True
             )
         else:
-            run = embedder.embed
-        vectors[backend], seconds[backend] = _timed(run, texts)
-    return seconds, vectors
+            runs[backend] = embedder.embed
+    wall = dict.fromkeys(runs, 0.0)
+    cpu = dict.fromkeys(runs, 0.0)
+    parts: dict[str, list] = {name: [] for name in runs}
+    for n, start in enumerate(range(0, len(texts), 128)):
+        part = texts[start : start + 128]
+        for name in sorted(runs, reverse=n % 2 == 1):
+            w, c = time.perf_counter(), time.process_time()
+            parts[name].append(runs[name](part))
+            wall[name] += time.perf_counter() - w
+            cpu[name] += time.process_time() - c
+    return wall, cpu, {name: np.concatenate(v) for name, v in parts.items()}
 
 
 def run_scenario(corpus_name: str, config: str, copies: int) -> dict:
@@ -161,11 +174,14 @@ def run_scenario(corpus_name: str, config: str, copies: int) -> dict:
         "parser_peak_rss_mb": parser_peak,
     }
     if backends is not None:
-        seconds, vectors = backends
+        seconds, cpu, vectors = backends
         cosine = (np.asarray(vectors["torch"]) * vectors["onnx-int8"]).sum(axis=1)
         result["bare_fp32_s"] = round(seconds["torch"], 2)
         result["bare_int8_s"] = round(seconds["onnx-int8"], 2)
         result["int8_vs_fp32_speed"] = round(seconds["torch"] / seconds["onnx-int8"], 2)
+        result["bare_cpu_fp32_s"] = round(cpu["torch"], 2)
+        result["bare_cpu_int8_s"] = round(cpu["onnx-int8"], 2)
+        result["int8_vs_fp32_cpu"] = round(cpu["torch"] / cpu["onnx-int8"], 2)
         result["cosine_int8_fp32"] = {
             "min": round(float(cosine.min()), 4),
             "p1": round(float(np.percentile(cosine, 1)), 4),
@@ -201,7 +217,8 @@ def _print(results: list[dict]) -> None:
             print(
                 f"{r['corpus']}: ingest {r['pages_per_s']:.2f} pages/s, {speedup} the baseline's;"
                 f" bare encode fp32 {r['bare_fp32_s']:.1f} s, int8 {r['bare_int8_s']:.1f} s"
-                f" ({r['int8_vs_fp32_speed']:.2f}x); cosine int8/fp32 min {c['min']:.4f}"
+                f" ({r['int8_vs_fp32_speed']:.2f}x wall, {r['int8_vs_fp32_cpu']:.2f}x CPU time);"
+                f" cosine int8/fp32 min {c['min']:.4f}"
                 f" mean {c['mean']:.4f}"
             )
 

@@ -190,9 +190,11 @@ class Ingestor:
                 upcoming = iter(files)
                 window: deque[_Read | FileResult] = deque()
                 while True:
-                    # Parsing now: this file and up to ``workers`` after it.
+                    # Parsing now: this file and up to ``workers`` after it. The first file
+                    # is parsed here, while the parser processes start.
                     while len(window) <= workers and (job := next(upcoming, None)):
-                        window.append(self._prepare(*job, pool if workers else None))
+                        ahead = workers and (window or summary.files)
+                        window.append(self._prepare(*job, pool if ahead else None))
                     if not window:
                         break
                     item = window.popleft()
