@@ -63,8 +63,12 @@ def default_workers() -> int:
 
 
 def _worker_setup() -> None:
+    """Lowest CPU priority: a parser takes the cores the embedder leaves idle. At equal
+    priority on 2 cores it halved the int8 embedder's speed (its threads wait for each other
+    when one is descheduled), more than parsing ahead won (parsing is a tenth of ingestion)."""
     from maint.process import setup
 
+    os.nice(19)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     setup()  # quiet parser-library loggers here too
 

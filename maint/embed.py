@@ -84,7 +84,6 @@ def embedder_for(settings: Settings, lazy: bool = True) -> Embedder:
             return OnnxEmbedder(
                 settings.embedding_model or default_model_path(),
                 settings.models_dir,
-                settings.embedding_batch_size,
                 notify=err.print,
             )
         return SentenceTransformerEmbedder(

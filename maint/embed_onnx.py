@@ -195,9 +195,7 @@ class OnnxEmbedder:
     """Embeds with the int8 ONNX export; tokenizes exactly as the torch embedder does, so
     chunk boundaries (counted in tokens) do not depend on the backend."""
 
-    def __init__(
-        self, model_path: str, models_dir: Path, batch_size: int = 64, notify=None
-    ) -> None:
+    def __init__(self, model_path: str, models_dir: Path, notify=None) -> None:
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
@@ -213,7 +211,6 @@ class OnnxEmbedder:
         )
         self.model_path = model_path
         self._tokenizer = AutoTokenizer.from_pretrained(source)
-        self.batch_size = batch_size
         self.dim = int(self.session.get_outputs()[0].shape[-1])
         self._inputs = [i.name for i in self.session.get_inputs()]
 
@@ -221,18 +218,15 @@ class OnnxEmbedder:
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One text per run: dynamic quantization scales activations per run, so alone a
+        text's vector does not depend on its neighbours (a chunk gets the same vector in any
+        batch, a question the same as at ingest), needs no padding, and was measured faster
+        than batches of 64 on 2 cores and closer to fp32 (cosine 0.992 at worst, not 0.991)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
         encoded = self._tokenizer(list(texts), truncation=True, max_length=self.max_tokens)
-        # Longest first, in batches of similar length: little padding, as sentence-transformers.
-        order = np.argsort([-len(ids) for ids in encoded["input_ids"]], kind="stable")
-        for start in range(0, len(texts), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            batch = self._tokenizer.pad(
-                {name: [encoded[name][i] for i in rows] for name in self._inputs},
-                return_tensors="np",
-            )
-            feed = {name: batch[name].astype(np.int64) for name in self._inputs}
-            out[rows] = self.session.run(None, feed)[0]
+        for row in range(len(texts)):
+            feed = {name: np.asarray([encoded[name][row]], dtype=np.int64) for name in self._inputs}
+            out[row] = self.session.run(None, feed)[0][0]
         return out

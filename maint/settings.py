@@ -65,8 +65,8 @@ class Settings(BaseSettings):
     embedding_backend: str = Field(
         default="onnx-int8",
         description="How chunks and questions are embedded: onnx-int8 (the model exported once "
-        "to int8 ONNX under models_dir, about twice as fast on CPU, cosine >= 0.99 to fp32) or "
-        "torch (sentence-transformers fp32).",
+        "to int8 ONNX under models_dir; faster on CPU, cosine >= 0.99 to fp32) or torch "
+        "(sentence-transformers fp32).",
     )
     embedding_dim: int = 384
     embedding_batch_size: int = 64

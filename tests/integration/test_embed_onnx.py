@@ -46,6 +46,8 @@ def test_int8_vectors_match_fp32(onnx_embedder, embedder: SentenceTransformerEmb
     # Same tokenizer: chunk boundaries, counted in tokens, do not depend on the backend.
     assert all(onnx_embedder.count_tokens(t) == embedder.count_tokens(t) for t in texts)
     assert onnx_embedder.embed([]).shape == (0, fp32.shape[1])
+    # A text's vector does not depend on what it is embedded with (ingest vs query).
+    assert np.array_equal(onnx_embedder.embed(texts[3:4])[0], int8[3])
 
 
 def test_backend_setting_is_honoured(onnx_settings, model_cache):
