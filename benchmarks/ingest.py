@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 SAMPLES = ROOT / "data" / "samples" / "manuals"
 REAL = ROOT.parent / "shared" / "real-manuals" / "docs"
 MODELS = ROOT / "benchmarks" / "results" / "models"  # the ONNX export, made once, kept
-CONFIGS = {  # name -> settings: as configured (the defaults), and the baseline before them
-    "default": {},
+CONFIGS = {  # name -> settings: int8 and parse-ahead, and the baseline before them
+    "default": {"embedding_backend": "onnx-int8"},
     "baseline": {"embedding_backend": "torch", "parse_workers": 0},
 }
 

@@ -203,7 +203,12 @@ class Ingestor:
                         on_file_start(path)
                     if isinstance(item, _Read):
                         item.t0 = time.perf_counter()
-                        item = self._ingest_read(item, summary.timings)
+                        if not path.exists():  # read ahead, then removed before its turn
+                            if item.parsing is not None:
+                                item.parsing.cancel()
+                            item = self._vanished(path, item.t0)
+                        else:
+                            item = self._ingest_read(item, summary.timings)
                     summary.files.append(item)
                     if on_file_done:
                         on_file_done(item)
@@ -234,6 +239,14 @@ class Ingestor:
             str(path), "failed", reason=reason, hint=hint, seconds=time.perf_counter() - t0
         )
 
+    def _vanished(self, path: Path, t0: float) -> FileResult:
+        return self._fail(
+            path,
+            t0,
+            "file not found (removed or renamed during the run?)",
+            "check the path and run the command again",
+        )
+
     def ingest_file(self, path: Path, timings: Timings | None = None) -> FileResult:
         """One file, parsed in this process."""
         read = self._read(path, time.perf_counter())
@@ -252,12 +265,7 @@ class Ingestor:
                 )
             data = path.read_bytes()
         except FileNotFoundError:
-            return self._fail(
-                path,
-                t0,
-                "file not found (removed or renamed during the run?)",
-                "check the path and run the command again",
-            )
+            return self._vanished(path, t0)
         except IsADirectoryError:
             return self._fail(path, t0, "is a directory", "pass the folder itself")
         except PermissionError:
