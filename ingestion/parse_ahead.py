@@ -94,5 +94,6 @@ class ParsePool:
 
     def __exit__(self, exc_type, *_) -> None:
         if self._pool is not None:
-            # Interrupted: queued files are dropped, not parsed for nothing.
-            self._pool.shutdown(wait=exc_type is None, cancel_futures=True)
+            # Interrupted: queued files are dropped; the file being parsed is finished and the
+            # processes joined (not waited for, they outlived an interrupted `maint ingest`).
+            self._pool.shutdown(wait=True, cancel_futures=True)
