@@ -1,10 +1,17 @@
-"""Ingestion benchmark: pages/s and chunks/s with a stage split, on the sample corpus and on a
-10x replicated corpus, each in a fresh workspace and its own process (for peak memory).
+"""Ingestion benchmark: pages/s on the sample corpus and on the five real manuals
+(../shared/real-manuals/docs, skipped with a line when absent), each ingested twice in the
+same run: as configured (int8 ONNX embedder, files parsed ahead) and as the baseline (torch
+fp32, parsed in process). Each run is a fresh workspace in its own process, for peak memory.
 
-The embedding stage is compared with bare sentence-transformers ``encode`` on the same chunk
-texts in the same run: the ratio is our overhead on the stage that bounds ingestion speed.
+Per run: the stage split (parse: time the pipeline waited for parsing; parse in workers:
+parsing overlapped with the rest), the embed stage against a bare encode of the same texts on
+the same backend (our overhead), and peak RSS of the ingesting process (the largest of its
+finished children beside it: a parser process, or a step of starting the embedded servers,
+whose running servers are not counted). On the configured run, the chunk texts are
+also encoded bare by both backends, in turns: the int8/fp32 ratio of wall and of CPU time
+(steadier than wall time on a shared machine), and the cosine of their vectors.
 
-    python benchmarks/ingest.py [--copies 10] [--out benchmarks/results]
+    python benchmarks/ingest.py [--copies 10] [--only sample|real] [--out benchmarks/results]
 """
 
 from __future__ import annotations
@@ -23,6 +30,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SAMPLES = ROOT / "data" / "samples" / "manuals"
+REAL = ROOT.parent / "shared" / "real-manuals" / "docs"
+MODELS = ROOT / "benchmarks" / "results" / "models"  # the ONNX export, made once, kept
+CONFIGS = {  # name -> settings: int8 and parse-ahead, and the baseline before them
+    "default": {"embedding_backend": "onnx-int8"},
+    "baseline": {"embedding_backend": "torch", "parse_workers": 0},
+}
 
 
 def replicate(dest: Path, copies: int) -> None:
@@ -43,53 +56,110 @@ def replicate(dest: Path, copies: int) -> None:
                 out.write_text(src.read_text() + f"\n\nBenchmark copy {n}.\n")
 
 
-def run_scenario(name: str, copies: int) -> dict:
-    """One scenario, in this process: a fresh workspace, ingest, then the bare-encode baseline."""
+def _peak_mb(who: int) -> float:
+    return round(resource.getrusage(who).ru_maxrss / 1024, 1)
+
+
+def _timed(fn, *args) -> tuple[object, float]:
+    start = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - start
+
+
+def _bare(settings, texts: list[str]) -> tuple[dict, dict, dict]:
+    """Both backends encoding ``texts`` outside the pipeline, slice by slice in turns (so a
+    change of load on a shared machine falls on both); wall and CPU seconds, and vectors."""
+    import numpy as np
+
+    from maint.embed import embedder_for
+
+    runs = {}
+    for backend in ("torch", "onnx-int8"):
+        embedder = embedder_for(settings.model_copy(update={"embedding_backend": backend}), False)
+        embedder.embed(texts[:8])  # warm-up: first-call allocations are not throughput
+        if backend == "torch":  # sentence-transformers' own encode, no maint code around it
+            runs[backend] = lambda t, m=embedder.model: m.encode(
+                t, batch_size=settings.embedding_batch_size, normalize_embeddings=True
+            )
+        else:
+            runs[backend] = embedder.embed
+    wall = dict.fromkeys(runs, 0.0)
+    cpu = dict.fromkeys(runs, 0.0)
+    parts: dict[str, list] = {name: [] for name in runs}
+    for n, start in enumerate(range(0, len(texts), 128)):
+        part = texts[start : start + 128]
+        for name in sorted(runs, reverse=n % 2 == 1):
+            w, c = time.perf_counter(), time.process_time()
+            parts[name].append(runs[name](part))
+            wall[name] += time.perf_counter() - w
+            cpu[name] += time.process_time() - c
+    return wall, cpu, {name: np.concatenate(v) for name, v in parts.items()}
+
+
+def run_scenario(corpus_name: str, config: str, copies: int) -> dict:
+    """One scenario, in this process: a fresh workspace, ingest, then bare encodes."""
+    import numpy as np
+
     from infra.embedded import remove_workspace
     from infra.services import stores
+    from ingestion.parse_ahead import default_workers
     from ingestion.pipeline import Ingestor
-    from maint.embed import SentenceTransformerEmbedder
+    from maint.embed import embedder_for
     from maint.settings import Settings
 
-    class Recording(SentenceTransformerEmbedder):
-        """Our embedder, keeping the texts it embedded for the bare-encode baseline."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.texts: list[str] = []
-
-        def embed(self, texts):
-            self.texts.extend(texts)
-            return super().embed(texts)
-
-    work = Path(tempfile.mkdtemp(prefix=f"maint-bench-{name}-"))
+    work = Path(tempfile.mkdtemp(prefix=f"maint-bench-{corpus_name}-"))
     corpus = work / "corpus"
     corpus.mkdir()
-    if copies == 1:
+    if corpus_name == "real":
+        corpus = REAL
+    elif corpus_name == "sample":
         for src in SAMPLES.iterdir():
             shutil.copy(src, corpus / src.name)
     else:
         replicate(corpus, copies)
-    settings = Settings(data_dir=work / "data")
+    settings = Settings(data_dir=work / "data", model_cache_dir=MODELS, **CONFIGS[config])
+    loaded = embedder_for(settings, lazy=False)  # model load and any ONNX export: not ingest
+
+    class Recording:
+        """The configured embedder, keeping the texts it embedded for the bare baselines."""
+
+        dim = loaded.dim
+        count_tokens = staticmethod(loaded.count_tokens)
+
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+
+        def embed(self, texts):
+            self.texts.extend(texts)
+            return loaded.embed(texts)
+
     embedder = Recording()
     try:
         with stores(settings) as (pg, graph):
-            t0 = time.perf_counter()
-            summary = Ingestor(settings, pg, graph, embedder).ingest([corpus])
-            wall = time.perf_counter() - t0
+            summary, wall = _timed(Ingestor(settings, pg, graph, embedder).ingest, [corpus])
+        peak, children = _peak_mb(resource.RUSAGE_SELF), _peak_mb(resource.RUSAGE_CHILDREN)
         assert not summary.failed, summary.to_dict()
-        # Baseline: bare encode of exactly the texts our pipeline embedded.
         texts = embedder.texts
-        t0 = time.perf_counter()
-        embedder.model.encode(texts, batch_size=settings.embedding_batch_size)
-        bare = time.perf_counter() - t0
+        if config == "baseline":  # sentence-transformers' encode, without maint around it
+            bare = lambda: loaded.model.encode(  # noqa: E731
+                texts, batch_size=settings.embedding_batch_size, normalize_embeddings=True
+            )
+        else:  # every text in one call, not file by file
+            bare = lambda: loaded.embed(texts)  # noqa: E731
+        _, bare_same = _timed(bare)
+        backends = _bare(settings, texts) if config == "default" else None
     finally:
         remove_workspace(work / "data")
         shutil.rmtree(work, ignore_errors=True)
     totals = summary.totals()
     timings = summary.to_dict()["timings"]
-    return {
-        "scenario": name,
+    result = {
+        "corpus": corpus_name,
+        "config": config,
+        "embedding_backend": settings.embedding_backend,
+        "parse_workers": default_workers()
+        if settings.parse_workers is None
+        else settings.parse_workers,
         "files": len(summary.files),
         "pages": totals["pages"],
         "chunks": totals["chunks"],
@@ -99,10 +169,59 @@ def run_scenario(name: str, copies: int) -> dict:
         "pages_per_s": round(totals["pages"] / wall, 2),
         "chunks_per_s": round(totals["chunks"] / wall, 2),
         "stages_s": timings,
-        "bare_encode_s": round(bare, 2),
-        "embed_vs_bare_encode": round(timings["embed"] / bare, 3),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "bare_same_backend_s": round(bare_same, 2),
+        "embed_vs_bare": round(timings["embed"] / bare_same, 3),
+        "peak_rss_mb": peak,
+        "children_peak_rss_mb": children,  # largest finished child: parser or server start-up
     }
+    if backends is not None:
+        seconds, cpu, vectors = backends
+        cosine = (np.asarray(vectors["torch"]) * vectors["onnx-int8"]).sum(axis=1)
+        result["bare_fp32_s"] = round(seconds["torch"], 2)
+        result["bare_int8_s"] = round(seconds["onnx-int8"], 2)
+        result["int8_vs_fp32_speed"] = round(seconds["torch"] / seconds["onnx-int8"], 2)
+        result["bare_cpu_fp32_s"] = round(cpu["torch"], 2)
+        result["bare_cpu_int8_s"] = round(cpu["onnx-int8"], 2)
+        result["int8_vs_fp32_cpu"] = round(cpu["torch"] / cpu["onnx-int8"], 2)
+        result["cosine_int8_fp32"] = {
+            "min": round(float(cosine.min()), 4),
+            "p1": round(float(np.percentile(cosine, 1)), 4),
+            "mean": round(float(cosine.mean()), 4),
+        }
+    return result
+
+
+def _print(results: list[dict]) -> None:
+    print(
+        f"{'corpus':<7}{'config':<9}{'backend':<10}{'wk':>3}{'files':>6}{'pages':>6}"
+        f"{'chunks':>7}{'sec':>7}{'pages/s':>8}{'parse':>7}{'parse∥':>7}{'extract':>8}"
+        f"{'embed':>7}{'pg':>6}{'graph':>6}{'bare':>7}{'emb/bare':>9}{'RSS MB':>7}"
+    )
+    for r in results:
+        s = r["stages_s"]
+        print(
+            f"{r['corpus']:<7}{r['config']:<9}{r['embedding_backend']:<10}{r['parse_workers']:>3}"
+            f"{r['files']:>6}{r['pages']:>6}{r['chunks']:>7}{r['seconds']:>7.1f}"
+            f"{r['pages_per_s']:>8.2f}{s['parse']:>7.1f}{s['parse_workers']:>7.1f}"
+            f"{s['extract']:>8.1f}{s['embed']:>7.1f}{s['vector_store']:>6.1f}{s['graph']:>6.1f}"
+            f"{r['bare_same_backend_s']:>7.1f}{r['embed_vs_bare']:>9.2f}{r['peak_rss_mb']:>7.0f}"
+        )
+    print()
+    for r in results:
+        if "bare_int8_s" in r:
+            base = next(
+                (b for b in results if b["corpus"] == r["corpus"] and b["config"] == "baseline"),
+                None,
+            )
+            speedup = f"{r['pages_per_s'] / base['pages_per_s']:.2f}x" if base else "n/a"
+            c = r["cosine_int8_fp32"]
+            print(
+                f"{r['corpus']}: ingest {r['pages_per_s']:.2f} pages/s, {speedup} the baseline's;"
+                f" bare encode fp32 {r['bare_fp32_s']:.1f} s, int8 {r['bare_int8_s']:.1f} s"
+                f" ({r['int8_vs_fp32_speed']:.2f}x wall, {r['int8_vs_fp32_cpu']:.2f}x CPU time);"
+                f" cosine int8/fp32 min {c['min']:.4f}"
+                f" mean {c['mean']:.4f}"
+            )
 
 
 def main() -> None:
@@ -110,39 +229,37 @@ def main() -> None:
 
     setup()  # OpenMP wait policy and quiet loggers, before torch is imported
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--copies", type=int, default=10, help="replication of the large run")
+    parser.add_argument("--copies", type=int, default=0, help="add a replicated sample corpus")
+    parser.add_argument("--only", choices=["sample", "real"], help="one corpus only")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
-    parser.add_argument("--scenario", help=argparse.SUPPRESS)
+    parser.add_argument("--scenario", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scenario:  # child process
-        copies = 1 if args.scenario == "sample" else args.copies
-        print(json.dumps(run_scenario(args.scenario, copies)))
+        print(json.dumps(run_scenario(*args.scenario, args.copies)))
         return
+    corpora = ["sample", "real"]
+    if not REAL.is_dir():
+        print(f"real manuals: skipped ({REAL} not found; see issue 16)")
+        corpora.remove("real")
+    if args.copies > 1:
+        corpora.append(f"{args.copies}x")
+    if args.only:
+        corpora = [c for c in corpora if c == args.only]
     results = []
-    for scenario in ("sample", f"{args.copies}x"):
-        proc = subprocess.run(
-            [sys.executable, __file__, "--scenario", scenario, "--copies", str(args.copies)],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        )
-        if proc.returncode != 0:
-            sys.exit(f"scenario {scenario} failed:\n{proc.stderr[-3000:]}")
-        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    header = (
-        f"{'scenario':<9}{'files':>6}{'pages':>7}{'chunks':>7}{'sec':>8}{'pages/s':>9}"
-        f"{'chunks/s':>9}{'parse':>7}{'extract':>8}{'embed':>7}{'pg':>6}{'graph':>7}"
-        f"{'bare enc':>9}{'emb/bare':>9}{'peak MB':>8}"
-    )
-    print(header)
-    for r in results:
-        s = r["stages_s"]
-        print(
-            f"{r['scenario']:<9}{r['files']:>6}{r['pages']:>7}{r['chunks']:>7}{r['seconds']:>8.1f}"
-            f"{r['pages_per_s']:>9.2f}{r['chunks_per_s']:>9.2f}{s['parse']:>7.1f}"
-            f"{s['extract']:>8.1f}{s['embed']:>7.1f}{s['vector_store']:>6.1f}{s['graph']:>7.1f}"
-            f"{r['bare_encode_s']:>9.1f}{r['embed_vs_bare_encode']:>9.2f}{r['peak_rss_mb']:>8.0f}"
-        )
+    for corpus in corpora:
+        for config in CONFIGS:
+            child = ["--scenario", corpus, config, "--copies", str(args.copies)]
+            proc = subprocess.run(
+                [sys.executable, __file__, *child],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
+            if proc.returncode != 0:
+                sys.exit(f"scenario {corpus}/{config} failed:\n{proc.stderr[-3000:]}")
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            print(f"  {corpus}/{config}: {results[-1]['pages_per_s']} pages/s", file=sys.stderr)
+    _print(results)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     payload = {"benchmark": "ingest", "at": stamp, "results": results}

@@ -9,7 +9,6 @@ sockets inside the data dir, so two data dirs are two independent workspaces.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import shutil
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from maint.errors import MaintError
+from maint.filelock import file_lock
 
 # PostgreSQL refuses to run as root; the embedded server then runs as this system user.
 PG_SYSTEM_USER = "maint-postgres"
@@ -56,13 +56,8 @@ def _socket_dir(data_dir: Path, socket_name: str) -> Path:
 @contextlib.contextmanager
 def _start_lock(data_dir: Path, name: str) -> Iterator[None]:
     """Serialise start/stop across processes sharing one data dir."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / f".{name}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with file_lock(data_dir / f".{name}.lock"):
+        yield
 
 
 def _pid_alive(pid: int | None) -> bool:

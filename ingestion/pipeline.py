@@ -19,7 +19,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -27,8 +30,9 @@ from typing import Literal
 from graph.base import GraphStore
 from ingestion.chunker import chunk_blocks, to_blocks
 from ingestion.extract import Extractor, RuleExtractor
+from ingestion.parse_ahead import ParseCrash, ParseOutcome, ParsePool, default_workers
 from ingestion.parsers import SUPPORTED_SUFFIXES, ParseError, parse_file
-from maint.domain import DocumentRecord
+from maint.domain import DocumentRecord, ParsedDocument
 from maint.embed import Embedder
 from maint.settings import Settings
 from retrieval.store import ChunkStore
@@ -53,12 +57,25 @@ class FileResult:
 
 
 @dataclass
+class _Read:
+    """A file read and hashed, perhaps being parsed ahead (``parsing``)."""
+
+    path: str
+    data: bytes
+    sha: str
+    source: str
+    t0: float
+    parsing: Future[ParseOutcome] | None = None
+
+
+@dataclass
 class Timings:
-    parse: float = 0.0
+    parse: float = 0.0  # the pipeline's own time parsing, or waiting for a parser process
     extract: float = 0.0
     embed: float = 0.0
     vector_store: float = 0.0
     graph: float = 0.0
+    parse_workers: float = 0.0  # parsing done in parser processes, overlapping the rest
 
     @contextlib.contextmanager
     def measure(self, stage: str) -> Iterator[None]:
@@ -158,40 +175,84 @@ class Ingestor:
         on_file_start: Callable[[Path], None] | None = None,
         on_file_done: Callable[[FileResult], None] | None = None,
     ) -> IngestSummary:
+        """Files one after the other, in order; the next ones are read and parsed ahead in
+        worker processes (``parse_workers``) while this one is embedded and stored."""
         start = time.perf_counter()
         summary = IngestSummary()
         summary.recovered = self.recover()
         run_id = self.pg.start_run()
+        files = list(discover(paths))
+        workers = self.settings.parse_workers
+        workers = default_workers() if workers is None else workers
+        workers = workers if len(files) > 1 else 0
         try:
-            for path, explicit in discover(paths):
-                if on_file_start:
-                    on_file_start(path)
-                if not explicit and path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                    result = FileResult(
-                        str(path),
-                        "skipped",
-                        reason=f"not a manual format ({path.suffix})",
-                        hint=f"supported: {', '.join(SUPPORTED_SUFFIXES)}",
-                    )
-                else:
-                    result = self.ingest_file(path, summary.timings)
-                summary.files.append(result)
-                if on_file_done:
-                    on_file_done(result)
+            with ParsePool(workers) as pool:
+                upcoming = iter(files)
+                window: deque[_Read | FileResult] = deque()
+                while True:
+                    # Parsing now: this file and up to ``workers`` after it. The first file
+                    # is parsed here, while the parser processes start.
+                    while len(window) <= workers and (job := next(upcoming, None)):
+                        ahead = workers and (window or summary.files)
+                        window.append(self._prepare(*job, pool if ahead else None))
+                    if not window:
+                        break
+                    item = window.popleft()
+                    path = Path(item.path)
+                    if on_file_start:
+                        on_file_start(path)
+                    if isinstance(item, _Read):
+                        item.t0 = time.perf_counter()
+                        if not path.exists():  # read ahead, then removed before its turn
+                            if item.parsing is not None:
+                                item.parsing.cancel()
+                            item = self._vanished(path, item.t0)
+                        else:
+                            item = self._ingest_read(item, summary.timings)
+                    summary.files.append(item)
+                    if on_file_done:
+                        on_file_done(item)
         finally:
             summary.seconds = time.perf_counter() - start
             self.pg.finish_run(run_id, summary.to_dict())
         return summary
+
+    def _prepare(self, path: Path, explicit: bool, pool: ParsePool | None) -> _Read | FileResult:
+        """Skip, read and hash one file; with a pool, start parsing it unless it is stored."""
+        if not explicit and path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            return FileResult(
+                str(path),
+                "skipped",
+                reason=f"not a manual format ({path.suffix})",
+                hint=f"supported: {', '.join(SUPPORTED_SUFFIXES)}",
+            )
+        read = self._read(path, time.perf_counter())
+        if isinstance(read, _Read) and pool is not None:
+            stored = self.pg.find_by_sha(read.sha)
+            if stored is None or stored.status != "complete":
+                with contextlib.suppress(BrokenProcessPool):  # a parser process was killed:
+                    read.parsing = pool.submit(path, read.data)  # parse here instead
+        return read
 
     def _fail(self, path: Path, t0: float, reason: str, hint: str) -> FileResult:
         return FileResult(
             str(path), "failed", reason=reason, hint=hint, seconds=time.perf_counter() - t0
         )
 
+    def _vanished(self, path: Path, t0: float) -> FileResult:
+        return self._fail(
+            path,
+            t0,
+            "file not found (removed or renamed during the run?)",
+            "check the path and run the command again",
+        )
+
     def ingest_file(self, path: Path, timings: Timings | None = None) -> FileResult:
-        timings = timings or Timings()
-        t0 = time.perf_counter()
-        source = str(path.resolve())
+        """One file, parsed in this process."""
+        read = self._read(path, time.perf_counter())
+        return read if isinstance(read, FileResult) else self._ingest_read(read, timings)
+
+    def _read(self, path: Path, t0: float) -> _Read | FileResult:
         try:
             size = path.stat().st_size
             limit = self.settings.max_file_mb * 1024 * 1024
@@ -204,20 +265,43 @@ class Ingestor:
                 )
             data = path.read_bytes()
         except FileNotFoundError:
-            return self._fail(
-                path,
-                t0,
-                "file not found (removed or renamed during the run?)",
-                "check the path and run the command again",
-            )
+            return self._vanished(path, t0)
         except IsADirectoryError:
             return self._fail(path, t0, "is a directory", "pass the folder itself")
         except PermissionError:
             return self._fail(path, t0, "permission denied", "make the file readable")
-
         sha = hashlib.sha256(data).hexdigest()
+        return _Read(str(path), data, sha, str(path.resolve()), t0)
+
+    def _parse(self, read: _Read, timings: Timings) -> ParsedDocument | FileResult:
+        """The parsed document (from the pool when it was parsed ahead), or the failure."""
+        path, t0 = Path(read.path), read.t0
+        try:
+            with timings.measure("parse"):
+                if read.parsing is not None:
+                    outcome = read.parsing.result()
+                    timings.parse_workers += outcome.seconds
+                    return outcome.unwrap()
+                return parse_file(path, read.data)
+        except ParseError as exc:
+            return self._fail(path, t0, exc.reason, exc.hint)
+        except Exception as exc:  # a parser library choking on a damaged file
+            _reraise_interrupt(exc)
+            crash = str(exc) if isinstance(exc, ParseCrash) else f"{type(exc).__name__}: {exc}"
+            return self._fail(
+                path,
+                t0,
+                f"could not be parsed ({crash})",
+                "check that the file opens in its usual viewer; re-export it if not",
+            )
+
+    def _ingest_read(self, read: _Read, timings: Timings | None = None) -> FileResult:
+        timings = timings or Timings()
+        path, t0, sha, source = Path(read.path), read.t0, read.sha, read.source
         existing = self.pg.find_by_sha(sha)
         if existing is not None and existing.status == "complete":
+            if read.parsing is not None:
+                read.parsing.cancel()  # the same content earlier in this batch
             if existing.source_path != source:
                 self.pg.move(existing.id, source)
             return FileResult(
@@ -230,19 +314,10 @@ class Ingestor:
                 seconds=time.perf_counter() - t0,
             )
 
-        try:
-            with timings.measure("parse"):
-                parsed = parse_file(path, data)
-        except ParseError as exc:
-            return self._fail(path, t0, exc.reason, exc.hint)
-        except Exception as exc:  # a parser library choking on a damaged file
-            _reraise_interrupt(exc)
-            return self._fail(
-                path,
-                t0,
-                f"could not be parsed ({type(exc).__name__}: {exc})",
-                "check that the file opens in its usual viewer; re-export it if not",
-            )
+        parsed = self._parse(read, timings)
+        if isinstance(parsed, FileResult):
+            return parsed
+        data = read.data
 
         doc_id = sha[:16]
         if self.embedder is None:

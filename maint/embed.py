@@ -74,9 +74,18 @@ class SentenceTransformerEmbedder:
 
 
 def embedder_for(settings: Settings, lazy: bool = True) -> Embedder:
-    """The embedder the settings name; lazy: loaded on first use."""
+    """The embedder the settings name (``embedding_backend``); lazy: loaded on first use."""
 
     def load() -> Embedder:
+        if settings.embedding_backend == "onnx-int8":
+            from maint.embed_onnx import OnnxEmbedder
+            from maint.output import err
+
+            return OnnxEmbedder(
+                settings.embedding_model or default_model_path(),
+                settings.models_dir,
+                notify=err.print,
+            )
         return SentenceTransformerEmbedder(
             settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
         )

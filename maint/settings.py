@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 GraphBackend = Literal["falkordb", "neo4j"]
+EMBEDDING_BACKENDS = ("onnx-int8", "torch")
 
 
 def _config_file() -> Path | None:
@@ -61,6 +62,12 @@ class Settings(BaseSettings):
         default=None,
         description="Local sentence-transformers model path. Unset: the bundled all-MiniLM-L6-v2.",
     )
+    embedding_backend: str = Field(
+        default="torch",
+        description="How chunks and questions are embedded: torch (sentence-transformers fp32) "
+        "or onnx-int8 (the model exported once to int8 ONNX under models_dir; faster on CPU, "
+        "cosine >= 0.99 to fp32). Not yet the default: Ctrl-C is lost in `maint ingest` with it.",
+    )
     embedding_dim: int = 384
     embedding_batch_size: int = 64
     embedding_device: str = "cpu"
@@ -71,6 +78,12 @@ class Settings(BaseSettings):
         default=600, description="Hard cap; only tables are split (at row boundaries) beyond it."
     )
     max_file_mb: float = Field(default=100.0, description="Files larger than this are refused.")
+    parse_workers: int | None = Field(
+        default=None,
+        ge=0,
+        description="Processes parsing the next files of a batch while one is embedded and "
+        "stored. Unset: one fewer than the CPU cores (1 to 4); 0: parse in the ingesting process.",
+    )
 
     # -- retrieval ------------------------------------------------------------------------
     retrieve_candidates: int = Field(
@@ -194,6 +207,17 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: Any) -> Any:
         """``MAINT_ADAPTER=`` in an env file means no adapter, not an adapter named ''."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("embedding_backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        """A typo must not silently fall back to another backend."""
+        if value not in EMBEDDING_BACKENDS:
+            raise ValueError(
+                f"MAINT_EMBEDDING_BACKEND={value!r} is not a backend; use one of: "
+                + ", ".join(EMBEDDING_BACKENDS)
+            )
+        return value
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -10,18 +10,16 @@ How text is generated from a loaded model is ``serving.answering.generate``.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import importlib.util
 import logging
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from maint.filelock import file_lock
 from serving.answering.generate import Generator, GeneratorError, LocalGenerator, OpenAIGenerator
 
 if TYPE_CHECKING:
@@ -64,18 +62,6 @@ def _bundled_gguf() -> Path:
 
 def _cache_complete(path: Path) -> bool:
     return all((path / name).is_file() for name in _CACHE_FILES)
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Serialise the one-time conversion across processes sharing a data dir."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _ensure_chat_template(tokenizer: Any) -> None:
@@ -123,7 +109,7 @@ def bundled_model_path(settings: Settings) -> Path:
     if _cache_complete(target):
         return target
     gguf = _bundled_gguf()
-    with _file_lock(settings.models_dir / f".{BUNDLED_MODEL}.lock"):
+    with file_lock(settings.models_dir / f".{BUNDLED_MODEL}.lock"):
         if _cache_complete(target):  # another process converted it while we waited
             return target
         if target.exists():  # not ours to trust: written by hand or by an older layout

@@ -52,3 +52,11 @@ def test_an_empty_value_in_an_env_file_means_unset(monkeypatch):
     s = Settings()
     assert s.adapter is None and s.database_url is None and s.embedded_postgres
     assert s.judge_url is None and s.openai_api_key is None
+
+
+def test_embedding_backend_is_checked(monkeypatch):
+    monkeypatch.setenv("MAINT_EMBEDDING_BACKEND", "torch")
+    assert Settings().embedding_backend == "torch"
+    monkeypatch.setenv("MAINT_EMBEDDING_BACKEND", "onnx")
+    with pytest.raises(ValueError, match=r"MAINT_EMBEDDING_BACKEND='onnx'.*onnx-int8, torch"):
+        Settings()
