@@ -37,6 +37,9 @@ from retrieval.pgstore import PgStore
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples" / "manuals"
 EXPECTED = ROOT / "data" / "samples" / "expected"
+# The two real manuals among the samples (data/samples/README.md): their hand-checked facts
+# are the real-manual set's, in data/real-manuals/expected/ (one list per manual, one format).
+REAL_EXPECTED = ROOT / "data" / "real-manuals" / "expected"
 GEARBOX = SAMPLES / "cg-90-conveyor-gearbox.md"
 TORQUE_Q = "What torque does the impeller nut on a P-200 with lock washer WP-2207-A get?"
 MESSAGES = [  # a chat for the generator tests
@@ -50,6 +53,18 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 def expected(name: str) -> dict:
     """What the author of a sample manual listed by hand (data/samples/expected/)."""
     return json.loads((EXPECTED / f"{name}.json").read_text())
+
+
+def authored_samples() -> list[str]:
+    """The sample manuals written for maint, each with its author's list in
+    data/samples/expected/ (read by ``expected``)."""
+    return sorted(p.name for p in SAMPLES.iterdir() if (EXPECTED / f"{p.name}.json").is_file())
+
+
+def real_samples() -> list[str]:
+    """The real manuals among the samples ('MWO-9-2320-387-20-1', no suffix), each with its
+    hand-checked list in data/real-manuals/expected/."""
+    return sorted(p.stem for p in SAMPLES.iterdir() if (REAL_EXPECTED / f"{p.stem}.json").is_file())
 
 
 # -- a fake embedder ------------------------------------------------------------------------------

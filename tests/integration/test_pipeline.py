@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,9 +18,29 @@ from pypdf import PdfWriter
 from graph.base import GraphStore
 from maint.identifiers import norm_part_number
 from retrieval.pgstore import PgStore
-from tests.helpers import GEARBOX, ROOT, SAMPLES, assert_consistent, expected
+from tests.helpers import (
+    GEARBOX,
+    REAL_EXPECTED,
+    ROOT,
+    SAMPLES,
+    assert_consistent,
+    authored_samples,
+    expected,
+    real_samples,
+)
 
 PUMP = SAMPLES / "p200-centrifugal-pump.pdf"
+DOCUMENTS = 7  # five manuals written for maint, two real ones (data/samples/README.md)
+# Part numbers the two real samples print outside their parts-list rows (so not in the
+# hand-checked rows): the vehicles' in the MWO's table of end items (p. 2), and the kits' in
+# the -34P's descriptions, "(Part of KIT P/N 5703776)" (p. 12; the kit rows themselves print
+# 5702339 and 57003776, and one description prints 570339).
+PRINTED_OUTSIDE_THE_ROWS = {"87T0014", "87T0015", "5703776", "5703339", "570339"}
+# Procedures read from the real samples beyond the hand-checked ones: the MWO's para 14a
+# "Records and Reports" (p. 10, steps (1)-(3), a page the hand check did not cover), and
+# the -34P's column definitions "(1) Figure Number. (2) Item Number." (p. 3, two-column
+# page), read as two procedures: an extraction flaw, reported.
+EXTRA_REAL_PROCEDURES = 3
 
 
 def part_chunk_docs(graph: GraphStore, part_number: str) -> set[str]:
@@ -30,18 +52,41 @@ def part_chunk_docs(graph: GraphStore, part_number: str) -> set[str]:
 
 
 # -- the sample corpus ---------------------------------------------------------------------
+def real_expected(name: str) -> dict:
+    return json.loads((REAL_EXPECTED / f"{name}.json").read_text())
+
+
 def test_corpus_counts(corpus):
     summary = corpus.summary
-    assert summary.count("added") == 5 and not summary.failed
-    assert corpus.pg.counts()["documents"] == 5
-    assert corpus.pg.counts()["pages"] == 42
-    names = sorted(p.name for p in SAMPLES.iterdir())
-    all_parts = {norm_part_number(pn) for n in names for pn in expected(n)["part_numbers"]}
+    assert summary.count("added") == DOCUMENTS and not summary.failed
+    assert corpus.pg.counts()["documents"] == DOCUMENTS
+    # 42 pages written for maint, the MWO's 44 and the -34P's 18.
+    assert corpus.pg.counts()["pages"] == 42 + 44 + 18
+    names, real = authored_samples(), real_samples()
+    listed = {norm_part_number(pn) for n in names for pn in expected(n)["part_numbers"]}
+    listed |= {norm_part_number(p["part_number"]) for n in real for p in real_expected(n)["parts"]}
+    parts = {r["k"] for r in corpus.graph.run("MATCH (p:Part) RETURN p.key AS k")}
+    parts -= {k for k in parts if re.fullmatch(r"\d{13}", k)}  # test_no_stock_number_is_a_part
+    assert parts == listed | PRINTED_OUTSIDE_THE_ROWS and len(listed) == 120 + 108
     nodes = corpus.graph.stats()["nodes"]
-    assert nodes["Part"] == len(all_parts) >= 60
-    assert nodes["Procedure"] == sum(len(expected(n)["procedures"]) for n in names) >= 15
-    assert nodes["Warning"] >= 15 and nodes["Spec"] >= 40 and nodes["Equipment"] == 4
+    procedures = sum(len(expected(n)["procedures"]) for n in names)
+    procedures += sum(len(real_expected(n)["procedures"]) for n in real)
+    assert nodes["Procedure"] == procedures + EXTRA_REAL_PROCEDURES
+    equipment = {e for n in names for e in expected(n)["equipment"]}
+    equipment |= {e["model"] for n in real for e in real_expected(n)["equipment"]}
+    assert nodes["Equipment"] == len(equipment) == 4 + 2 + 7
+    assert nodes["Warning"] >= 15 and nodes["Spec"] >= 40
     assert_consistent(corpus)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the MWO's kit row (p. 3: NSN 2520-01-493-7899, P/N 57K3586) also makes its NSN a "
+    "bare Part node, with no description and no relation but MENTIONED_IN",
+)
+def test_no_stock_number_is_a_part(corpus):
+    rows = corpus.graph.run("MATCH (p:Part) RETURN p.key AS k, p.part_number AS pn")
+    assert [r["pn"] for r in rows if re.fullmatch(r"\d{13}", r["k"])] == []
 
 
 def test_shared_part_is_one_node_across_manuals(corpus):
@@ -72,12 +117,12 @@ def test_every_fact_node_links_to_a_page(corpus):
 def test_reingest_unchanged_changes_nothing(corpus):
     before = corpus.state()
     summary = corpus.ingest(SAMPLES)
-    assert summary.count("unchanged") == 5 and summary.count("added") == 0
+    assert summary.count("unchanged") == DOCUMENTS and summary.count("added") == 0
     assert corpus.state() == before
 
 
 def test_workspaces_are_independent(corpus, scratch):
-    assert corpus.pg.counts()["documents"] == 5
+    assert corpus.pg.counts()["documents"] == DOCUMENTS
     assert scratch.pg.counts()["documents"] == 0
     assert scratch.graph.stats() == {"nodes": {}, "relations": {}}
 
@@ -236,7 +281,7 @@ def test_killed_cli_run_is_completed_by_a_rerun(corpus, scratch):
             break
     proc.wait(timeout=120)
     assert proc.returncode == -signal.SIGKILL
-    assert 1 <= scratch.pg.counts()["documents"] < 5
+    assert 1 <= scratch.pg.counts()["documents"] < DOCUMENTS
     time.sleep(0.2)
     done = subprocess.run([*cmd, "--json"], env=env, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -1,4 +1,6 @@
-"""Facts read from each sample manual, checked against the lists its author wrote by hand."""
+"""Facts read from each sample manual written for maint, checked against the lists its author
+wrote by hand. The two real manuals among the samples are checked against their hand-checked
+lists in tests/unit/test_real_extraction.py."""
 
 from collections import Counter
 
@@ -9,9 +11,16 @@ from ingestion.extract import extract
 from ingestion.parsers import parse_file
 from maint.identifiers import cued_part_numbers, norm_part_number
 from maint.units import find_quantities, normalise, number
-from tests.helpers import SAMPLES, expected
+from tests.helpers import SAMPLES, authored_samples, expected, real_samples
 
-MANUALS = sorted(p.name for p in SAMPLES.iterdir())
+MANUALS = authored_samples()
+
+
+def test_every_sample_has_one_list_of_expected_facts():
+    every = sorted(p.name for p in SAMPLES.iterdir())
+    real = [f"{name}.pdf" for name in real_samples()]
+    assert sorted(MANUALS + real) == every
+    assert real == ["MWO-9-2320-387-20-1.pdf", "TM-9-2920-225-34P.pdf"]
 
 
 @pytest.fixture(scope="module")
