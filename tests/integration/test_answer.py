@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from retrieval.graph_facts import GraphRetriever
+from retrieval.hybrid import HybridRetriever
 from serving.answering.answer import Answerer, GeneratorPool
 from serving.answering.extractive import UNVERIFIED_LEAD
 from serving.answering.generate import Generation
@@ -87,13 +88,20 @@ def test_unsupported_part_number_is_never_shown_as_fact(corpus):
 
 
 def test_correct_draft_with_unit_variants_passes(corpus):
+    """A draft that writes the source's value and part number another way ('95 Nm' for
+    '95 N·m', 'WP2207A' for 'WP-2207-A') and cites the source holding them is verified."""
+    graph = GraphRetriever(corpus.graph, corpus.pg)
+    hits = HybridRetriever(corpus.settings, corpus.pg, corpus.embedder, graph).retrieve(TORQUE_Q)
+    cited = next(
+        (n for n, h in enumerate(hits.hits, 1) if "95 N·m" in h.text and "WP-2207-A" in h.text),
+        None,
+    )
+    assert cited, "no source in the context holds the answer"
     fake = PlantedGenerator(
-        "Tighten the impeller nut to 95 Nm (70 ft-lb) with lock washer WP2207A [1]."
+        f"Tighten the impeller nut to 95 Nm with lock washer WP2207A [{cited}]."
     )
     pool = GeneratorPool(corpus.settings, factory=lambda *a, **k: fake)
-    answerer = Answerer(
-        corpus.settings, corpus.pg, corpus.embedder, GraphRetriever(corpus.graph, corpus.pg), pool
-    )
+    answerer = Answerer(corpus.settings, corpus.pg, corpus.embedder, graph, pool)
     a = answerer.ask(TORQUE_Q, mode="hybrid")
     assert a.verified and a.answer == fake.draft and a.fallback is None
 
