@@ -89,7 +89,7 @@ def run(
     """Evaluate ``items`` in every mode of ``setup`` against the workspace behind ``answerer``."""
     tick = progress or (lambda _: None)
     started, t0 = datetime.now(UTC), time.perf_counter()
-    scores = retrieval_baselines(
+    retrieval_scores = retrieval_baselines(
         answerer.retriever, chunks, embedder, items, lambda: tick("retrieval baselines")
     )
     corpus = SourceIndex(chunks.texts)
@@ -134,8 +134,8 @@ def run(
         "adapter": setup.adapter,
         "judge": {"url": setup.judge.url, "model": setup.judge.model} if setup.judge else None,
         "definitions": DEFINITIONS,
-        "retrieval": scores.table,
-        "retrieval_ranks": scores.ranks,
+        "retrieval": retrieval_scores.table,
+        "retrieval_ranks": retrieval_scores.ranks,
         "modes": modes,
         "answers": rows_by_mode,
     }
