@@ -399,6 +399,8 @@ class PgStore(ChunkStore):
             "common": common,
             "avgdl": avgdl,
             "m": max(CANDIDATES, k * t.per_chunk),
+            # chunks: the k best; units: every candidate, several of which may share a chunk
+            "limit": k if t is _CHUNKS else max(CANDIDATES, k * t.per_chunk),
             **{f"i{n}": like for n, like in enumerate(likes)},
         }
         found = self.conn.execute(
@@ -416,10 +418,10 @@ class PgStore(ChunkStore):
             " cand.s + coalesce(more.s, 0) AS score"
             f" FROM cand LEFT JOIN more ON more.id = cand.id JOIN {t.table} u ON u.id = cand.id"
             f" JOIN chunks c ON c.id = u.{t.chunk} JOIN documents d ON d.id = c.document_id"
-            " WHERE d.status = 'complete' ORDER BY score DESC, u.id",
+            " WHERE d.status = 'complete' ORDER BY score DESC, u.id LIMIT %(limit)s",
             params,
         ).fetchall()
-        return found[:k] if t is _CHUNKS else _best_per_chunk(found, k)
+        return found if t is _CHUNKS else _best_per_chunk(found, k)
 
     def _document_frequencies(self, t: _Searched, terms: Sequence[str]) -> dict[str, int]:
         """Rows holding each term, counted up to ``COMMON_TERM_ROWS + 1`` (an index-only
