@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from maint.output import cli_errors, emit_json, err, human
+from maint.output import cli_errors, emit_json, err, human, progress_bar
 from maint.settings import Settings
 
 app = typer.Typer(
@@ -218,6 +218,61 @@ def train(
         + (" (stopped early)" if result.stopped_early else "")
     )
     console.print(f'Use it: maint ask --adapter {result.name} "…"')
+
+
+@app.command()
+def selector(
+    ctx: typer.Context,
+    dataset: Path | None = typer.Option(
+        None, help="Folder of `maint finetune dataset`'s files [DATA_DIR/finetune/dataset]."
+    ),
+    questions: int = typer.Option(
+        600, min=20, help="Generated questions to train on (about 0.2 s each)."
+    ),
+    out: Path | None = typer.Option(None, help="Where to write it [DATA_DIR/selector.json]."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Train the answer selector on your manuals.
+
+    Hybrid answers quote the lines a selector picks among the retrieved rows, sentences and
+    warnings. This fits one to the questions `maint finetune dataset` wrote for your facts
+    (the lines holding a fact's values or part numbers are the right ones), keeps it only if
+    it beats similarity alone on the held-out questions, sets the refusal threshold, and
+    writes DATA_DIR/selector.json, which `maint ask`, `maint serve` and `maint eval` use from
+    then on (delete it to go back to the shipped selector).
+    """
+    from finetune.selector import collect, train
+    from finetune.selector import questions as generated
+    from serving.answering.factory import open_answerer
+    from serving.answering.selector import FILE_NAME
+
+    settings: Settings = ctx.obj
+    target = out or settings.data_dir / FILE_NAME
+    with cli_errors():
+        rows = generated(dataset or dataset_dir(settings), questions)
+        with open_answerer(settings) as answerer, progress_bar() as progress:
+            task = progress.add_task("questions", total=len(rows))
+            data = collect(
+                answerer.retriever,
+                answerer.pg,
+                rows,
+                settings.answer_depth,
+                lambda: progress.advance(task),
+            )
+        trained, report = train(data)
+        trained.save(target)
+    report["written"] = str(target)
+    if as_json:
+        emit_json(report)
+        return
+    console = human(as_json)
+    v = report["val_best_line_right"]
+    console.print(
+        f"{report['questions']} questions ({report['unanswerable']} unanswerable). Best line "
+        f"right on the {report['val']} validation questions: fitted {v['fitted']:.0%}, "
+        f"similarity alone {v['similarity']:.0%}; kept: {report['kept']}."
+    )
+    console.print(f"Refusal threshold {report['threshold']}. Written: {escape(str(target))}")
 
 
 @app.command("list")

@@ -111,6 +111,23 @@ class Settings(BaseSettings):
         "answerable questions scored 0.386 and up, off-topic ones 0.316 and below.",
     )
 
+    # -- evidence-first answers (hybrid mode) ----------------------------------------------
+    answer_depth: int = Field(
+        default=8,
+        description="Hybrid answers select quoted lines from the units of this many of the "
+        "best fused chunks.",
+    )
+    answer_units: int = Field(
+        default=3, description="Most lines (rows, sentences, warnings) a hybrid answer quotes."
+    )
+    answer_lead_in: bool = Field(
+        default=False,
+        description="Let the model write a one-sentence lead-in above the quoted lines; it can "
+        "only write numbers that stand in those lines (enforced while decoding). Off by "
+        "default: it costs seconds on a CPU and the bundled 135M model's lead-ins rarely pass "
+        "the draft filter (docs/answers.md).",
+    )
+
     # -- generation -----------------------------------------------------------------------
     generator: Literal["local", "openai"] = Field(
         default="local",

@@ -570,3 +570,40 @@ def find_printed_values(text: str) -> list[PrintedValue]:
                     quantities.append(_prose_quantity(inner.group("value"), u, inner.group("unit")))
         out.append(PrintedValue(m.group(0), m.start(), m.end(), tuple(quantities)))
     return sorted(out, key=lambda v: v.start)
+
+
+# What a (SI) unit measures, in the words technicians ask with: "torque" finds a row whose
+# own label says only "Impeller nut", and a question for a torque wants a value in N·m.
+MEASURE_WORDS: dict[str, str] = {
+    "N·m": "torque tighten tightening torqued",
+    "mm": "clearance gap dimension size length thickness backlash diameter runout wide deep "
+    "tall height",
+    "m": "length distance height",
+    "kPa": "pressure psi",
+    "m³/h": "flow capacity delivery",
+    "L/min": "flow rate",
+    "L/h": "consumption rate flow",
+    "L": "capacity quantity volume fill amount quarts litres liters",
+    "°C": "temperature",
+    "kW": "power",
+    "kVA": "power",
+    "rpm": "speed",
+    "km/h": "speed",
+    "kg": "weight mass weigh",
+    "dB(A)": "noise sound",
+    "Hz": "hz hertz",
+    "V": "voltage volts",
+    "A": "current amperes amps",
+    "Ω": "resistance ohms",
+    "Ah": "ampere-hours",
+    "h": "interval hours cure",
+    "mm/s": "vibration velocity",
+    "%": "percent",
+}
+
+
+def units_in(text: str) -> set[str]:
+    """The SI units of every value in ``text``, symbols ('80 N·m') and prose ('60 ft-lb',
+    'ten ohms') alike."""
+    found = {q.unit_si for _, q in find_quantities(text)}
+    return found | {q.unit_si for v in find_printed_values(text) for q in v.quantities}

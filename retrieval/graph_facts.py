@@ -17,34 +17,11 @@ from dataclasses import dataclass, field
 
 from graph import cypher
 from graph.base import GraphStore
+from maint.units import MEASURE_WORDS
 from retrieval.base import Fact, Hit
 from retrieval.query import identifier_candidates, terms
 from retrieval.store import ChunkStore
 
-# What a spec's (SI) unit measures, in the words technicians ask with.
-_MEASURES = {
-    "N·m": "torque tighten tightening",
-    "mm": "clearance gap dimension size length thickness backlash",
-    "m": "length distance height",
-    "kPa": "pressure setting",
-    "m³/h": "flow capacity delivery",
-    "L/min": "flow rate",
-    "L/h": "consumption rate flow",
-    "L": "capacity quantity volume fill amount oil",
-    "°C": "temperature",
-    "kW": "power rating output",
-    "kVA": "power rating output",
-    "rpm": "speed",
-    "kg": "weight mass",
-    "dB(A)": "noise sound level",
-    "Hz": "frequency",
-    "V": "voltage",
-    "A": "current",
-    "Ah": "capacity battery",
-    "h": "interval hours",
-    "mm/s": "vibration velocity",
-    "%": "percent",
-}
 PART_LINK_SCORE = 10.0  # a part named by number outranks anything found by words
 
 
@@ -153,7 +130,7 @@ class GraphRetriever:
                 value += " (" + " / ".join(f"{r['value']} {r['unit']}" for r in other) + ")"
             cond = f" ({condition})" if condition else ""
             text = f"{equipment} {parameter}{cond}: {value}"
-            words = f"{parameter} {condition or ''} {_MEASURES.get(rows[0]['unit_si'], '')}"
+            words = f"{parameter} {condition or ''} {MEASURE_WORDS.get(rows[0]['unit_si'], '')}"
             fact = Fact("spec", f"{equipment} {parameter}", text, chunk, value)
             found.append(_Candidate(fact, terms(words), [chunk]))
         for r in self.graph.run(cypher.EQUIPMENT_PARTS, p):

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from maint.embed import Embedder
 from maint.identifiers import asks_for_identifier, contains_compacted
 from maint.settings import Settings
@@ -35,6 +37,7 @@ class Retrieval:
     best_similarity: float = 0.0  # of the best vector hit
     identifier_found: bool = False  # a part number of the question is in the context
     linked: GraphLookup | None = None
+    embedding: np.ndarray | None = None  # the question's, for scoring answer units
 
     def relevant(self, min_similarity: float) -> bool:
         """Worth answering from: close in meaning, or the asked-for part number is there."""
@@ -113,6 +116,7 @@ class HybridRetriever:
             best_similarity=vec[0].score if vec else 0.0,
             identifier_found=any(contains_compacted(h.text, i) for i in ids for h in context),
             linked=lookup,
+            embedding=embedding,
         )
 
 

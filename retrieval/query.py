@@ -12,6 +12,7 @@ from functools import lru_cache
 import snowballstemmer
 
 from maint.identifiers import looks_like_identifier, norm_part_number, split_token, tokens
+from maint.units import MEASURE_WORDS
 
 _STOP = frozenset(
     [
@@ -245,3 +246,9 @@ def index_terms(text: str) -> list[str]:
             if piece.isalpha() and len(word) > 1 and word not in _STOP:
                 out.append(stem(word))
     return out
+
+
+def asked_units(question: str) -> set[str]:
+    """The SI units a question asks for a value in: 'what torque ...' -> {'N·m'}."""
+    asked = set(terms(question))
+    return {si for si, words in MEASURE_WORDS.items() if asked & set(terms(words))}

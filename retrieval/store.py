@@ -114,6 +114,11 @@ class ChunkStore(ABC):
     def chunks_by_ids(self, ids: Sequence[str]) -> list[dict]:
         """Chunks by id, in no particular order."""
 
+    @abstractmethod
+    def units_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[dict]:
+        """The search units of these chunks, in chunk order: id, chunk_id, ordinal, kind,
+        text and ``similarity`` (cosine to ``embedding``). What answers select from."""
+
     # -- ingestion runs -----------------------------------------------------------------
     @abstractmethod
     def start_run(self) -> int: ...

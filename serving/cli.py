@@ -94,6 +94,11 @@ def _stdin_lines():
 def _print(a: Answer, console) -> None:
     console.print(f"[bold]Q:[/] {escape(a.question)}")
     console.print(f"[bold]A:[/] {escape(a.answer)}\n")
+    if a.evidence:
+        console.print("[bold]Quoted from the manuals[/] (the lines the answer stands on)")
+        for e in a.evidence:
+            console.print(f"  [{e.n}] p. {e.pages} · {escape(e.section or e.document)}")
+            console.print(f"      [italic]{escape(e.text)}[/]")
     if a.citations:
         table = Table("#", "document", "page", "section", "chunk", box=None, pad_edge=False)
         for c in a.citations:
@@ -109,7 +114,9 @@ def _print(a: Answer, console) -> None:
         for f in a.facts:
             console.print(f"  - {escape(f['text'])}")
     if a.verified:
-        console.print("[green]✓ verified:[/] every part number and value is in the sources")
+        console.print(
+            "[green]✓ verified:[/] every part number and value stands in the source it cites"
+        )
     else:
         items = ", ".join(a.unsupported)
         console.print(f"[bold red]✗ not verified:[/] not in the sources: {escape(items)}")

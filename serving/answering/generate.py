@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -52,8 +52,15 @@ class Generator(Protocol):
     name: str  # model description for output
     adapter: str | None  # adapter in use (a path locally, a served name remotely), None if none
 
-    def generate(self, messages: list[Message], max_new_tokens: int | None = None) -> Generation:
-        """The whole answer, with token counts and timing."""
+    def generate(
+        self,
+        messages: list[Message],
+        max_new_tokens: int | None = None,
+        numbers_from: Sequence[str] | None = None,
+    ) -> Generation:
+        """The whole answer, with token counts and timing. With ``numbers_from``, a number can
+        only be written as one standing in those texts: enforced while decoding where the
+        backend allows it (local models), else checked by the caller afterwards."""
 
     def stream(self, messages: list[Message], max_new_tokens: int | None = None) -> Iterator[str]:
         """Text pieces as produced; joined, they equal ``generate(...).text``."""
@@ -204,9 +211,21 @@ class LocalGenerator:
                 self._torch.manual_seed(self.seed)
             return self.model.generate(**kwargs)
 
-    def generate(self, messages: list[Message], max_new_tokens: int | None = None) -> Generation:
+    def generate(
+        self,
+        messages: list[Message],
+        max_new_tokens: int | None = None,
+        numbers_from: Sequence[str] | None = None,
+    ) -> Generation:
         kwargs = self._generate_kwargs(messages, max_new_tokens)
         prompt_len = kwargs["input_ids"].shape[1]
+        if numbers_from is not None:
+            from transformers import LogitsProcessorList
+
+            from serving.answering.drafts import NumberConstraint
+
+            constraint = NumberConstraint(self.tokenizer, numbers_from, prompt_len)
+            kwargs["logits_processor"] = LogitsProcessorList([constraint])
         started = time.perf_counter()
         output = self._run(kwargs)
         seconds = time.perf_counter() - started
@@ -352,7 +371,12 @@ class OpenAIGenerator:
             "stream": stream,
         }
 
-    def generate(self, messages: list[Message], max_new_tokens: int | None = None) -> Generation:
+    def generate(
+        self,
+        messages: list[Message],
+        max_new_tokens: int | None = None,
+        numbers_from: Sequence[str] | None = None,  # a server cannot take it: checked after
+    ) -> Generation:
         url = f"{self.base_url}/chat/completions"
         payload = self._payload(messages, max_new_tokens, stream=False)
         started = time.perf_counter()

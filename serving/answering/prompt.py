@@ -92,3 +92,19 @@ def closed_book_messages(question: str) -> list[Message]:
         {"role": "system", "content": SYSTEM_CLOSED_BOOK},
         {"role": "user", "content": question},
     ]
+
+
+LEAD_IN_SYSTEM = (
+    "You are maint, a maintenance assistant for plant technicians. The manual lines below "
+    "answer the technician's question and will be shown under your sentence. Write ONE short "
+    "sentence that introduces them in plain words. Do not copy the lines and do not add facts."
+)
+
+
+def lead_in_messages(question: str, lines: list[str]) -> list[Message]:
+    """The prompt of a hybrid answer's lead-in: the question and the lines it introduces."""
+    quoted = "\n".join(f"- {neutralise(line)[0]}" for line in lines)
+    return [
+        {"role": "system", "content": LEAD_IN_SYSTEM},
+        {"role": "user", "content": f"{question}\n\nManual lines:\n{quoted}"},
+    ]

@@ -22,6 +22,19 @@ class Citation(BaseModel):
     cited: bool = Field(description="The answer text cites it (otherwise: context only).")
 
 
+class Evidence(BaseModel):
+    """A line the answer quotes, verbatim from its source: what a technician checks."""
+
+    n: int = Field(description="The [n] of the source (citation) it stands in.")
+    text: str = Field(description="The line as printed (a table row as 'header: cell; ...').")
+    kind: str = Field(description="row, part_row, sentence or safety.")
+    document: str
+    page: int | None
+    pages: str
+    section: str
+    score: float = Field(description="The selector's score; the answer's confidence is the best.")
+
+
 class Usage(BaseModel):
     """Tokens the generator read and wrote (OpenAI's field names); zero when nothing was
     generated (a refusal before generation)."""
@@ -42,14 +55,23 @@ class Answer(BaseModel):
     citations: list[Citation]
     facts: list[dict] = Field(description="Graph facts given to the model.")
     verified: bool = Field(
-        description="Every part number and value in the answer is in the sources."
+        description="Every part number and value in the answer stands in the source it cites."
     )
     unsupported: list[str] = Field(description="Part numbers/values the sources do not back.")
     refused: bool = Field(description="Answered 'not in the documentation'.")
     fallback: Literal["extractive", "refusal"] | None = Field(
         default=None,
-        description="extractive: the model's draft had unsupported items, so the answer quotes "
-        "the source instead; refusal: retrieval found nothing relevant.",
+        description="extractive: the model's draft had unsupported items or was degenerate, "
+        "so the answer quotes the source instead; refusal: retrieval found nothing relevant.",
+    )
+    evidence: list[Evidence] = Field(
+        default_factory=list,
+        description="The quoted lines the answer stands on (hybrid mode), with their pages.",
+    )
+    confidence: float | None = Field(
+        default=None,
+        description="Hybrid mode: the best line's selector score; under the selector's "
+        "threshold the answer is 'not in the documentation'.",
     )
     draft: str | None = Field(default=None, description="The model's text when replaced.")
     model: str

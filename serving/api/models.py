@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving.answering.schema import Answer, Citation, Mode, Usage
+from serving.answering.schema import Answer, Citation, Evidence, Mode, Usage
 
 # The model name a client picks selects the answer mode.
 MODEL_MODES: dict[str, Mode] = {"maint-hybrid": "hybrid", "maint-rag": "rag", "maint-ft": "ft"}
@@ -83,8 +83,17 @@ class MaintExtra(BaseModel):
 
     mode: Mode
     citations: list[Citation] = Field(description="The sources behind the [n] markers.")
+    evidence: list[Evidence] = Field(
+        default_factory=list,
+        description="Hybrid mode: the lines the answer quotes, verbatim, with their pages.",
+    )
+    confidence: float | None = Field(
+        default=None, description="Hybrid mode: the best quoted line's selector score."
+    )
     facts: list[dict] = Field(description="Graph facts given to the model.")
-    verified: bool = Field(description="Every part number and value in the text is in the sources.")
+    verified: bool = Field(
+        description="Every part number and value in the text stands in the source it cites."
+    )
     unsupported: list[str] = Field(description="Items of the model's draft the sources lack.")
     refused: bool = Field(description="Answered 'not in the documentation'.")
     fallback: Literal["extractive", "refusal"] | None = Field(

@@ -15,7 +15,7 @@ import asyncio
 import math
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import TypeVar
@@ -56,10 +56,15 @@ class CancellableGenerator:
         self.name = inner.name
         self.adapter = inner.adapter
 
-    def generate(self, messages: list[Message], max_new_tokens: int | None = None) -> Generation:
+    def generate(
+        self,
+        messages: list[Message],
+        max_new_tokens: int | None = None,
+        numbers_from: Sequence[str] | None = None,
+    ) -> Generation:
         cancel = _cancel_flag.get()
-        if cancel is None:
-            return self.inner.generate(messages, max_new_tokens)
+        if cancel is None or numbers_from is not None:  # a constrained lead-in is short
+            return self.inner.generate(messages, max_new_tokens, numbers_from)
         if cancel.is_set():
             raise GenerationCancelled
         started = time.perf_counter()

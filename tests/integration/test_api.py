@@ -311,7 +311,7 @@ class SlowFakeGenerator:
             if done < self.words:
                 self.stopped_early.set()
 
-    def generate(self, messages, max_new_tokens=None) -> Generation:
+    def generate(self, messages, max_new_tokens=None, numbers_from=None) -> Generation:
         text = "".join(self.stream(messages)).strip()
         return Generation(text, 1, self.words, self.words * self.delay, self.name)
 

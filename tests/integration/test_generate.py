@@ -108,6 +108,27 @@ def test_chat_answer(local: LocalGenerator) -> None:
     assert gen.seconds > 0 and gen.model == BUNDLED_MODEL
 
 
+def test_numbers_outside_the_quoted_lines_cannot_be_written(local: LocalGenerator) -> None:
+    """The decoding constraint: told to copy a value the lines do not hold, the model cannot
+    write any number but the lines' own."""
+    import re
+
+    from serving.answering.drafts import allowed_words
+
+    copy_me = [
+        {"role": "system", "content": "Repeat the user's sentence exactly."},
+        {"role": "user", "content": "Tighten the casing bolts to 150 N·m and the nut to 42 N·m."},
+    ]
+    free = local.generate(copy_me, max_new_tokens=30).text
+    assert "150" in free  # unconstrained, the model copies the number
+    lines = ["Tighten the impeller nut to 95 N·m (70 lbf·ft)."]
+    held = local.generate(copy_me, max_new_tokens=30, numbers_from=lines).text
+    allowed = allowed_words(lines)
+    written = [w.rstrip(".,") for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9.,/\-]*", held)]
+    assert all(w in allowed for w in written if any(c.isdigit() for c in w)), held
+    assert "150" not in held and "42" not in held
+
+
 def test_greedy_is_deterministic(local: LocalGenerator) -> None:
     assert local.generate(MESSAGES).text == local.generate(MESSAGES).text
 

@@ -6,7 +6,7 @@
 const $ = (id) => document.getElementById(id);
 
 function clear() {
-  for (const id of ["answer", "badges", "warnings", "error", "citations"]) $(id).textContent = "";
+  for (const id of ["answer", "evidence", "badges", "warnings", "error", "citations"]) $(id).textContent = "";
   $("chunk").classList.add("hidden");
 }
 
@@ -97,10 +97,23 @@ function show(text, extra) {
   }
   answer.append(text.slice(last));
 
+  // The quoted lines the answer stands on, each with its page: what a technician checks.
+  const quoted = $("evidence");
+  for (const e of extra.evidence || []) {
+    const citation = byN.get(e.n);
+    quoted.append(
+      el("li", {},
+         el("blockquote", {}, e.text),
+         el("button", { class: "link", type: "button", onclick: () => citation && openChunk(citation) },
+            "[" + e.n + "]"),
+         " p. " + e.pages + " · " + (e.section || e.document))
+    );
+  }
+
   const badges = $("badges");
   badges.append(
     extra.verified
-      ? el("span", { class: "badge ok" }, "verified: every part number and value is in the sources")
+      ? el("span", { class: "badge ok" }, "verified: every part number and value stands in the source it cites")
       : el("span", { class: "badge bad" }, "not verified: " + extra.unsupported.join(", "))
   );
   if (extra.fallback === "extractive") {

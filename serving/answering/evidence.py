@@ -1,0 +1,233 @@
+"""Answer units: the table rows, sentences and safety blocks of the retrieved chunks, each
+with the chunk (document, page, section) it stands in, and what a selector reads about each
+one against the question.
+
+An answer quoted from the right unit is what a technician can act on: the generator of a
+small model does not reliably copy the right row out of 1,500 tokens, but retrieval has
+usually found it (recall@20 of the chunk is 1.0 on the real-manual set).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from maint.identifiers import contains_compacted, cued_part_numbers, stock_number_keys
+from maint.units import units_in
+from retrieval.base import Hit
+from retrieval.hybrid import Retrieval
+from retrieval.query import asked_units, identifier_candidates, terms
+from retrieval.store import ChunkStore
+from serving.answering.kinds import QuestionKind, question_kind
+from serving.answering.prompt import neutralise
+
+# What a selector reads about a unit, in this order (``selector.json`` weights name them).
+FEATURES = (
+    "similarity",  # cosine of the unit's embedding to the question's
+    "coverage",  # share of the question's words (IDF-weighted) in the unit
+    "subject",  # the same for the question's non-measure words, in the unit or its section
+    "chunk_rank",  # 1 / (1 + the chunk's fused rank)
+    "asked_unit",  # the question asks for a torque (say) and the unit holds one
+    "missing_unit",  # it asks for one and the unit holds none
+    "has_number",  # the unit holds a number, and the question asks for a value or a part
+    "identifier",  # a part number of the question (not the machine's model) is in the unit
+    "kind_match",  # a parts-list row for a part question, a warning for a safety question
+    "graph",  # it holds a value or part number of a graph fact (a value or part question)
+    "similarity_x_coverage",
+    "number_match",  # share of the question's bare numbers ('75' % load) in the unit
+    "names_part",  # a parts-list row, or a line naming a P/N or stock number
+)
+_GENERIC = frozenset(
+    terms("what which how many much is are the do does get for on of a an and should i we my me")
+)
+
+
+@dataclass
+class AnswerUnit:
+    """One quotable line of a retrieved chunk."""
+
+    text: str
+    kind: str  # row, part_row, sentence, safety
+    hit: Hit  # the chunk it stands in: document, pages, section
+    ordinal: int  # its place in the chunk
+    similarity: float
+    features: dict[str, float] = field(default_factory=dict)
+    score: float = 0.0
+    withheld: bool = False  # instruction-like text in it was replaced (prompt.neutralise)
+
+    @property
+    def chunk_id(self) -> str:
+        return self.hit.chunk_id
+
+    def words(self) -> set[str]:
+        return _words(self)
+
+    def values(self) -> set[str]:
+        return _values(self)
+
+    def vector(self) -> np.ndarray:
+        return np.array([self.features[f] for f in FEATURES], dtype=np.float64)
+
+    def quote(self) -> str:
+        """The unit as one readable line: a table row as 'header: cell; ...' (cells verbatim)."""
+        if self.kind in ("row", "part_row") and "\n" in self.text:
+            header, row = self.text.split("\n", 1)
+            pairs = list(zip(header.split(" | "), row.split(" | "), strict=False))
+            cells: list[str] = []
+            for h, c in pairs:
+                h, c = h.strip(), c.strip()
+                if cells and c and _is_unit(c) and re.search(r"\d$", cells[-1]):
+                    cells[-1] += f" {c}"  # 'Value | Unit' tables: '72.8 | L/h' is 72.8 L/h
+                elif c:
+                    cells.append(f"{h}: {c}" if h else c)
+            return "; ".join(cells)
+        return " ".join(self.text.split())
+
+
+def candidate_units(
+    store: ChunkStore, retrieval: Retrieval, embedding: np.ndarray, depth: int
+) -> list[AnswerUnit]:
+    """The units of the ``depth`` best fused chunks, near-duplicates (OCR repeats) once."""
+    hits = {h.chunk_id: h for h in retrieval.fused[:depth]}
+    out: list[AnswerUnit] = []
+    seen: set[str] = set()
+    for row in store.units_of(list(hits), embedding):
+        key = re.sub(r"\W+", "", row["text"].lower())
+        if key in seen:
+            continue
+        seen.add(key)
+        text, withheld = neutralise(row["text"])  # manual text is data, never instructions
+        out.append(
+            AnswerUnit(
+                text=text,
+                kind=row["kind"],
+                hit=hits[row["chunk_id"]],
+                ordinal=row["ordinal"],
+                similarity=row["similarity"],
+                withheld=withheld,
+            )
+        )
+    return out
+
+
+@dataclass
+class Question:
+    """What features read out of a question once."""
+
+    text: str
+    kind: QuestionKind
+    terms: list[str]  # content words, and bare numbers ('75' of '75 % load')
+    subject: list[str]  # its words that are not measure words ('torque', 'clearance')
+    units: set[str]  # SI units it asks a value in
+    identifiers: list[str]
+    numbers: list[str]
+
+    @classmethod
+    def of(cls, text: str) -> Question:
+        words = [t for t in terms(text) if t not in _GENERIC] + numbers(text)
+        asked = asked_units(text)
+        measure_words = set(terms(" ".join(_measure_words(asked))))
+        return cls(
+            text=text,
+            kind=question_kind(text),
+            terms=words,
+            subject=[t for t in words if t not in measure_words],
+            units=asked,
+            identifiers=identifier_candidates(text),
+            numbers=numbers(text),
+        )
+
+
+_BARE_NUMBER = re.compile(r"(?<![\w./-])\d+(?:[.,/]\d+)*(?![\w/-])")
+
+
+def numbers(text: str) -> list[str]:
+    """Bare numbers ('75' in 'at 75 % load'), not the digits of a code ('DG-450')."""
+    return list(dict.fromkeys(m.group(0) for m in _BARE_NUMBER.finditer(text)))
+
+
+def _is_unit(cell: str) -> bool:
+    """'L/h', 'N·m', 'bar': a cell that is a unit and nothing else."""
+    return not any(ch.isdigit() for ch in cell) and bool(units_in(f"1 {cell}"))
+
+
+def _words(u: AnswerUnit) -> set[str]:
+    return set(terms(u.text)) | set(numbers(u.text))
+
+
+def _values(u: AnswerUnit) -> set[str]:
+    """SI units of the values in a unit; a table row also read with its cells joined, so
+    '72.8 | L/h' under 'Value | Unit' counts as 72.8 L/h."""
+    found = units_in(u.text)
+    if u.kind in ("row", "part_row"):
+        found |= units_in(u.text.split("\n", 1)[-1].replace(" | ", " "))
+    return found
+
+
+def _measure_words(units: set[str]) -> list[str]:
+    from maint.units import MEASURE_WORDS
+
+    return [MEASURE_WORDS[u] for u in units]
+
+
+def featurise(q: Question, units: list[AnswerUnit], retrieval: Retrieval) -> None:
+    """Fill each unit's ``features`` (see ``FEATURES``). IDF is over the candidates, so a
+    word every candidate shares (the machine's name) counts for little."""
+    if not units:
+        return
+    rank = {h.chunk_id: i for i, h in enumerate(retrieval.fused)}
+    unit_terms = [_words(u) for u in units]
+    context = {u.chunk_id: set(terms(f"{u.hit.document} {u.hit.section}")) for u in units}
+    df = Counter(t for ts in unit_terms for t in ts)
+    idf = {t: math.log(1 + len(units) / (df[t] + 0.5)) for t in q.terms}
+    total = sum(idf.values()) or 1.0
+    subject_total = sum(idf[t] for t in q.subject) or 1.0
+    fact_values = _graph_values(retrieval)
+    wants_value = q.kind in ("spec", "part_number", "interval")
+    for u, ts in zip(units, unit_terms, strict=True):
+        held = _values(u)
+        coverage = sum(idf[t] for t in q.terms if t in ts) / total
+        around = ts | context[u.chunk_id]
+        u.features = {
+            "similarity": u.similarity,
+            "coverage": coverage,
+            "subject": sum(idf[t] for t in q.subject if t in around) / subject_total,
+            "chunk_rank": 1.0 / (1 + rank.get(u.chunk_id, len(rank))),
+            "asked_unit": float(bool(q.units & held)),
+            "missing_unit": float(bool(q.units) and not (q.units & held)),
+            "has_number": float(wants_value and bool(re.search(r"\d", u.text))),
+            "identifier": float(any(contains_compacted(u.text, i) for i in _parts(q, u))),
+            "kind_match": float(
+                (q.kind == "part_number" and u.kind == "part_row")
+                or (q.kind == "safety" and u.kind == "safety")
+            ),
+            "graph": float(wants_value and any(v in u.text for v in fact_values)),
+            "similarity_x_coverage": u.similarity * coverage,
+            "number_match": sum(n in ts for n in q.numbers) / len(q.numbers) if q.numbers else 0.0,
+            "names_part": float(
+                u.kind == "part_row" or bool(cued_part_numbers(u.text) or stock_number_keys(u.text))
+            ),
+        }
+
+
+def _parts(q: Question, u: AnswerUnit) -> list[str]:
+    """The question's identifiers that are not the machine its manual is about ('WP-2207-A',
+    not 'P-200'): those single out a row, a model name is in every line of its manual."""
+    title = f"{u.hit.document} {u.hit.section}"
+    return [i for i in q.identifiers if not contains_compacted(title, i)]
+
+
+def _graph_values(retrieval: Retrieval) -> set[str]:
+    """The values and part numbers of the graph facts linked to the question (hybrid mode):
+    a unit holding one is the row the graph read the fact from."""
+    out: set[str] = set()
+    for fact in retrieval.facts:
+        if fact.kind == "part":
+            out.add(fact.subject)
+        elif fact.value:
+            out.update(v.strip() for v in re.split(r"[/()]", fact.value) if len(v.strip()) > 2)
+    return out

@@ -1,0 +1,132 @@
+"""The pieces of evidence-first answers that need no store or model: question kinds, the
+draft filter, the number constraint's rule, selection and composition of units."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.base import Hit
+from serving.answering.compose import compose, shown_units
+from serving.answering.drafts import NumberConstraint, allowed_words, degenerate
+from serving.answering.evidence import FEATURES, AnswerUnit, Question
+from serving.answering.kinds import question_kind
+from serving.answering.selector import LinearSelector, fit, select
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What torque does the sump drain plug on the DG-450 need?", "spec"),
+        ("What's the NSN and part number for the voltage regulator on a 3002AD?", "part_number"),
+        ("Which oil filter element does the RSC-75 use?", "part_number"),
+        ("How do I swap a damaged lifting ring on the CBC?", "procedure"),
+        ("How is the safety valve on the RSC-75 tested?", "procedure"),
+        ("Can I run the P-200 without liquid to check its direction of rotation?", "safety"),
+        ("How often must the RSC-75 safety valve be tested?", "interval"),
+        ("What's the point of the rear differential cooler kit on the M1113?", "explanation"),
+    ],
+)
+def test_question_kind(question, kind):
+    assert question_kind(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("draft", "why"),
+    [
+        ("The answer is: 2. The reason for the answer is: 2. The answer is: 2. " * 2, "repeats"),
+        ("You can check the oil level on the RSC-B-L-B-B-B-B-B-B-B", "repeats"),
+        ("The answer is: <context> 2-41. ENGINE ASSEMBLY", "echoes"),
+        ("Question: what torque? Answer: 95 N·m", "echoes"),
+        ("Photosynthesis turns light into sugar in green plants.", "does not address"),
+    ],
+)
+def test_degenerate_drafts_are_caught(draft, why):
+    assert why in (degenerate(draft, "What torque does the impeller nut of the P-200 get?") or "")
+
+
+def test_a_plain_draft_passes():
+    q = "What torque does the impeller nut of the P-200 get?"
+    assert degenerate("Tighten the impeller nut to 95 N·m [1].", q) is None
+
+
+class _Tokenizer:
+    """A REAL-rule stand-in (named as such): a five-token vocabulary, to test which tokens the
+    constraint bans without loading a model (the model test is in test_generate.py)."""
+
+    def __init__(self):
+        self.vocab = ["The", " nut", " 9", "5", " 15", "0"]
+
+    def __len__(self):
+        return len(self.vocab)
+
+    def convert_ids_to_tokens(self, ids):
+        return [self.vocab[i] for i in ids]
+
+    def convert_tokens_to_string(self, tokens):
+        return "".join(tokens)
+
+
+def test_the_number_constraint_bans_what_the_lines_do_not_hold():
+    c = NumberConstraint(_Tokenizer(), ["Tighten to 95 N·m."], prompt_len=0)
+    assert allowed_words(["Tighten to 95 N·m."]) == {"9", "95"}
+    assert set(c.banned("The nut")) == {3, 4, 5}  # ' 9' may start 95; '5', ' 15', '0' may not
+    assert set(c.banned("The nut 9")) == {4, 5}  # "5" continues to 95; " 9" starts anew
+
+
+def _unit(text: str, kind: str, ordinal: int, chunk: str = "c1", **features) -> AnswerUnit:
+    hit = Hit(chunk, "d", "Manual", "m.pdf", "4 Torques", 7, 7, text, 10, 1.0, "vector")
+    u = AnswerUnit(text, kind, hit, ordinal, features.get("similarity", 0.5))
+    u.features = {f: 0.0 for f in FEATURES} | features
+    return u
+
+
+HOLDS = {"asked_unit": 1.0, "subject": 1.0}  # holds a value of the asked kind, on subject
+
+
+def test_selection_adds_a_line_only_for_what_the_first_lacks():
+    q = Question.of("What torque do the cover screws and the drain plug get?")
+    units = [
+        _unit("Tighten the cover screws to 16 lb-ft.", "sentence", 1, similarity=0.9, **HOLDS),
+        _unit("Tighten the cover screws to 16 lb-ft again.", "sentence", 2, similarity=0.85),
+        _unit("Tighten the drain plug to 13-18 lb-ft.", "sentence", 5, similarity=0.8, **HOLDS),
+    ]
+    selector = LinearSelector({"similarity": 10.0}, gap=2.0)
+    picked = select(q, units, selector)
+    assert [u.ordinal for u in picked] == [1, 5]  # the repeat adds no word the first lacks
+
+
+def test_value_question_with_no_such_value_selects_nothing():
+    q = Question.of("What torque do the six mounting nuts get?")
+    units = [_unit("Install the six mounting nuts by hand.", "sentence", 1, subject=1.0)]
+    assert select(q, units, LinearSelector({"similarity": 1.0})) == []
+
+
+def test_composition_quotes_prose_with_neighbours_and_rows_alone():
+    rows = [
+        _unit("Load | Fuel\n75 % | 72.8 L/h", "row", 1, chunk="t"),
+        _unit("Load | Fuel\n100 % | 96.5 L/h", "row", 2, chunk="t"),
+    ]
+    prose = [
+        _unit("Remove the cover.", "sentence", 1),
+        _unit("Tighten the screws to 16 lb-ft.", "sentence", 2),
+        _unit("Fill the housing.", "sentence", 3),
+        _unit("Check for leaks.", "sentence", 4),
+    ]
+    shown = shown_units([rows[0]], rows)
+    text, lines = compose("spec", shown, {"t": 1})
+    assert text == '"Load: 75 %; Fuel: 72.8 L/h" [1] (p. 7)'
+    assert lines == ["Load: 75 %; Fuel: 72.8 L/h"]
+    shown = shown_units([prose[1]], prose)
+    text, _ = compose("spec", shown, {"c1": 2})
+    quote = "Remove the cover. Tighten the screws to 16 lb-ft. Fill the housing."
+    assert text == f'"{quote}" [2] (p. 7)'
+
+
+def test_fit_learns_which_feature_answers():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.random((400, 2))
+    y = (x[:, 0] > 0.7).astype(float)  # the first feature decides, the second is noise
+    w, _ = fit(x, y)
+    assert w[0] > 5 * abs(w[1])
