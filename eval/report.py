@@ -114,6 +114,7 @@ def render_markdown(results: dict[str, Any], charts: list[str]) -> str:
         out += [f"- **{k}**: {v}" for k, v in results["definitions"].items()]
         return "\n".join(out) + "\n"
     out += _by_type_section(results, modes, charts)
+    out += _refusal_section(results)
     out += ["", "## Definitions", ""]
     out += [f"- **{k}**: {v}" for k, v in results["definitions"].items()]
     return "\n".join(out) + "\n"
@@ -241,6 +242,60 @@ def _by_type_section(
             out.append(f"- `{r['id']}` ({r['answer_type']}) {r['question']}  ")
             out.append(f"  answer: {answer[:300]}  ")
             out.append(f"  why: {why}")
+    return out
+
+
+def refusal_curve(rows: list[dict], thresholds: list[float]) -> list[dict[str, float]]:
+    """Hybrid answers against a refusal threshold on their confidence (the best line's
+    selector score): refusal accuracy on the unanswerable questions, false refusals and
+    accuracy on the answerable ones. An answer refused for other reasons (no line holds the
+    asked kind of value) stays refused at every threshold."""
+    unanswerable = [r for r in rows if r["answer_type"] == "unanswerable"]
+    answerable = [r for r in rows if r["answer_type"] != "unanswerable"]
+
+    def refused(r: dict, t: float) -> bool:
+        return r["confidence"] is None or r["confidence"] < t
+
+    out = []
+    for t in thresholds:
+        out.append(
+            {
+                "threshold": t,
+                "refusal_accuracy": sum(refused(r, t) for r in unanswerable)
+                / max(len(unanswerable), 1),
+                "false_refusals": sum(refused(r, t) for r in answerable) / max(len(answerable), 1),
+                "answerable_accuracy": sum(r["correct"] and not refused(r, t) for r in answerable)
+                / max(len(answerable), 1),
+            }
+        )
+    return out
+
+
+def _refusal_section(results: dict[str, Any]) -> list[str]:
+    rows = results["answers"].get("hybrid") or []
+    if not rows or all(r.get("confidence") is None for r in rows):
+        return []
+    out = ["", "## Refusal threshold (hybrid)", ""]
+    out.append(
+        "Each row: what hybrid mode would score if answers whose best line scored under the "
+        "threshold were refused. The selector's own threshold is in its `selector.json`."
+    )
+    out.append("")
+    curve = refusal_curve(rows, [0.0, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6])
+    out.append(
+        _table(
+            ["threshold", "refusal acc.", "false refusals", "answerable acc."],
+            [
+                [
+                    f"{p['threshold']:.2f}",
+                    fmt(p["refusal_accuracy"]),
+                    fmt(p["false_refusals"]),
+                    fmt(p["answerable_accuracy"]),
+                ]
+                for p in curve
+            ],
+        )
+    )
     return out
 
 

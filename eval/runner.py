@@ -163,6 +163,8 @@ def _answer_row(
         "reference": item.answer,
         "model": a.model,
         "verified": a.verified,
+        "confidence": a.confidence,
+        "evidence": [e.model_dump() for e in a.evidence],
         "fallback": a.fallback,
         "draft": a.draft,
         "warnings": a.warnings,
