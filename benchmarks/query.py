@@ -9,8 +9,10 @@ cloud of noisy copies around it. That is a clustered, hard case for HNSW (a few 
 clusters), so read its recall as a lower bound. The graph stays at sample scale. Answers run
 against the sample corpus, before the synthetic chunks are added.
 
-Targets: fused retrieval p95 < 50 ms at 100k chunks; an answer in under 5 s with the bundled
-135M model, on this machine. Other processes on the machine inflate every figure: the 1-minute
+Targets: fused retrieval p95 < 50 ms at 100k chunks; a hybrid answer p50 <= 3 s and p95 <= 6 s
+with the bundled 135M model on this machine, on the sample corpus and (when
+``../shared/real-manuals`` is there) on the five real manuals, ingested after the sample
+answers. Other processes on the machine inflate every figure: the 1-minute
 load average is recorded with each section.
 
 Each timed pass (sample retrieval, large retrieval, answers) stops early once it has run
@@ -42,9 +44,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SAMPLES = ROOT / "data" / "samples" / "manuals"
 DEV = ROOT / "data" / "eval" / "dev.jsonl"
+REAL = ROOT.parent / "shared" / "real-manuals"  # docs/ and qa.jsonl (issue 16); skipped if absent
 
 FUSED_P95_TARGET_MS = 50.0  # at 100k chunks
-ANSWER_TARGET_S = 5.0  # a typical question, bundled 135M model
+ANSWER_TARGET_S = 3.0  # hybrid p50 (evidence-first answers), bundled 135M model
+ANSWER_P95_TARGET_S = 6.0
 STAGES = (
     "embed",
     "vector",
@@ -482,10 +486,37 @@ def time_answers(settings, pg, embedder, graph, items, count: int, budget_s: flo
         "refused": refused,
         "fallback_extractive": sum(1 for p in per if p["fallback"] == "extractive"),
         "target_p50_s": ANSWER_TARGET_S,
-        "meets_target": total["p50_ms"] is not None and total["p50_ms"] / 1000 < ANSWER_TARGET_S,
+        "target_p95_s": ANSWER_P95_TARGET_S,
+        "meets_target": total["p50_ms"] is not None
+        and total["p50_ms"] / 1000 <= ANSWER_TARGET_S
+        and total["p95_ms"] / 1000 <= ANSWER_P95_TARGET_S,
         "per_question": per,
         "load1": load1(),
     }
+
+
+def real_answers(settings, pg, graph, embedder, args) -> dict:
+    """Hybrid answers on the five real manuals, ingested into the same workspace."""
+    from eval.dataset import load
+    from ingestion.pipeline import Ingestor
+
+    if args.answers <= 0:
+        return {"skipped": "--answers 0"}
+    if not (REAL / "docs").is_dir():
+        return {"skipped": f"{REAL / 'docs'} not found"}
+    log("ingesting the five real manuals for the real-manual answers")
+    t0 = time.perf_counter()
+    summary = Ingestor(settings, pg, graph, embedder).ingest([REAL / "docs"])
+    if summary.failed:
+        return {"skipped": f"ingestion failed: {summary.to_dict()}"}
+    ingest_s = round(time.perf_counter() - t0, 1)
+    try:
+        timed = time_answers(
+            settings, pg, embedder, graph, load(REAL / "qa.jsonl"), args.answers, args.budget
+        )
+    except Exception as exc:  # keep the other figures whatever happens here
+        return {"skipped": f"answering failed: {exc!r}"}
+    return {**timed, "ingest_s": ingest_s, "chunks": pg.counts()["chunks"]}
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -553,6 +584,7 @@ def run(args) -> dict:
                     out["answers"] = {"skipped": f"answering failed: {exc!r}"}
             else:
                 out["answers"] = {"skipped": "--answers 0"}
+            out["answers_real"] = real_answers(settings, pg, graph, embedder, args)
 
             log(f"loading the synthetic table up to {args.chunks} chunks")
             out["synthetic_load"] = load_synthetic(pg, args.chunks, args.sigma)
@@ -680,10 +712,14 @@ def report(out: dict) -> None:
                 print(f"    {line.strip()[:90]}")
     print(f"prepared vector statements: {out['prepared_vector_statements']}")
 
-    a = out["answers"]
-    print("\nAnswers (hybrid mode, sample corpus)")
-    if "skipped" in a:
-        print(f"SKIPPED: {a['skipped']}")
+    print_answers("Answers (hybrid mode, sample corpus)", out["answers"])
+    print_answers("Answers (hybrid mode, the five real manuals)", out.get("answers_real") or {})
+
+
+def print_answers(title: str, a: dict) -> None:
+    print(f"\n{title}")
+    if "skipped" in a or not a:
+        print(f"SKIPPED: {a.get('skipped', 'not run')}")
         return
     t, g = a["answer_total"], a["generate"]
     print(f"model {a['model']}, max_new_tokens {a['max_new_tokens']}, load avg {a['load1']}")
@@ -702,10 +738,11 @@ def report(out: dict) -> None:
         (
             "answer p50, s",
             f"{t['p50_ms'] / 1000:.2f}",
-            f"< {ANSWER_TARGET_S:.0f} s: {verdict(a['meets_target'])}",
+            f"<= {ANSWER_TARGET_S:.0f} s (p95 <= {ANSWER_P95_TARGET_S:.0f} s): "
+            f"{verdict(a['meets_target'])}",
         ),
         ("answer p95, s", f"{t['p95_ms'] / 1000:.2f}", ""),
-        ("generate p50, s", f"{(g['p50_ms'] or 0) / 1000:.2f}", ""),
+        ("generate p50, s (lead-in, if on)", f"{(g['p50_ms'] or 0) / 1000:.2f}", ""),
         ("generated tokens (sum)", f"{a['generated_tokens']}", ""),
         ("generated tokens/s", f"{a['tokens_per_s']}", ""),
     ]
@@ -751,6 +788,7 @@ def main() -> None:
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     large = out["large"]["fused_total"]["p95_ms"]
     answer_p50 = out["answers"].get("answer_total", {}).get("p50_ms")
+    real_p50 = (out["answers_real"].get("answer_total") or {}).get("p50_ms")
     out["targets"] = {
         "fused_p95_ms_at_large": {
             "target": FUSED_P95_TARGET_MS,
@@ -762,6 +800,11 @@ def main() -> None:
             "target": ANSWER_TARGET_S,
             "value": round(answer_p50 / 1000, 2) if answer_p50 is not None else None,
             "met": out["answers"].get("meets_target"),
+        },
+        "answer_p50_s_real": {
+            "target": ANSWER_TARGET_S,
+            "value": round(real_p50 / 1000, 2) if real_p50 is not None else None,
+            "met": out["answers_real"].get("meets_target"),
         },
     }
     report(out)

@@ -46,8 +46,8 @@ class Labelled:
 def questions(dataset_dir: Path, most: int, seed: int = 0) -> list[tuple[str, str, str, str]]:
     """(question, answer, kind, split) from the closed-book files, at most ``most``."""
     rows = []
-    for name in ("closed_train", "closed_val"):
-        path = dataset_dir / f"{name}.jsonl"
+    for split in ("train", "val"):
+        path = dataset_dir / f"closed_{split}.jsonl"
         if not path.exists():
             continue
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -55,13 +55,14 @@ def questions(dataset_dir: Path, most: int, seed: int = 0) -> list[tuple[str, st
             if ex.get("kind") in KINDS:
                 msgs = {m["role"]: m["content"] for m in ex["messages"]}
                 answer = msgs["assistant"].split("\nSource:")[0]
-                rows.append((msgs["user"], answer, ex["kind"], ex.get("split", "train")))
+                rows.append((msgs["user"], answer, ex["kind"], split))
     if not rows:
         raise FileNotFoundError(
             f"{dataset_dir}: no closed_train.jsonl with questions; run `maint finetune dataset`"
         )
     random.Random(seed).shuffle(rows)
-    return rows[:most]
+    val = [r for r in rows if r[3] == "val"][: max(most // 4, 1)]  # a quarter held out
+    return [r for r in rows if r[3] == "train"][: most - len(val)] + val
 
 
 def label(answer: str, kind: str, units: list[AnswerUnit]) -> list[int]:

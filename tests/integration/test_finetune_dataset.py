@@ -293,3 +293,32 @@ def test_raft_prompts_carry_the_graph_facts_a_hybrid_answer_gets(built):
             ref = re.search(r" \[(\d+)\]$", line)
             assert ref is None or int(ref.group(1)) in numbers, (line, sorted(numbers))
     assert with_facts > 0.3 * len(rows), (with_facts, len(rows))
+
+
+def test_selector_trains_on_the_generated_questions_and_keeps_the_better(built, corpus, cached):
+    """`maint finetune selector`'s steps on real stores: generated questions retrieved, lines
+    labelled by the facts' values, a fit compared with similarity alone on held-out facts."""
+    from finetune.selector import collect, questions, train
+    from retrieval.graph_facts import GraphRetriever
+    from retrieval.hybrid import HybridRetriever
+    from serving.answering.selector import LinearSelector
+
+    rows = questions(built.out_dir, most=60)
+    assert {split for *_, split in rows} == {"train", "val"}
+    retriever = HybridRetriever(
+        corpus.settings, corpus.pg, cached, GraphRetriever(corpus.graph, corpus.pg)
+    )
+    data = collect(retriever, corpus.pg, rows, depth=8)
+    answerable = [d for d in data if d.answerable]
+    # Most generated questions have their fact's line among the candidates, labelled right.
+    assert sum(any(d.labels) for d in answerable) >= 0.7 * len(answerable)
+    assert all(not any(d.labels) for d in data if not d.answerable)
+    selector, report = train(data)
+    assert report["kept"] in ("fitted", "similarity") and report["questions"] == len(rows)
+    v = report["val_best_line_right"]
+    assert v[report["kept"]] >= max(v.values())  # the better one on held-out facts is kept
+    assert 0.0 < v["similarity"] <= 1.0
+    path = built.out_dir / "selector.json"
+    selector.save(path)
+    again = LinearSelector.load(path)
+    assert again.weights == selector.weights and again.threshold == selector.threshold
