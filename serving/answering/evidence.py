@@ -40,6 +40,7 @@ FEATURES = (
     "similarity_x_coverage",
     "number_match",  # share of the question's bare numbers ('75' % load) in the unit
     "names_part",  # a parts-list row, or a line naming a P/N or stock number
+    "model_match",  # a code of the question ('5300GP') is in the unit's manual title or section
 )
 _GENERIC = frozenset(
     terms("what which how many much is are the do does get for on of a an and should i we my me")
@@ -208,6 +209,12 @@ def featurise(q: Question, units: list[AnswerUnit], retrieval: Retrieval) -> Non
             "graph": float(wants_value and any(v in u.text for v in fact_values)),
             "similarity_x_coverage": u.similarity * coverage,
             "number_match": sum(n in ts for n in q.numbers) / len(q.numbers) if q.numbers else 0.0,
+            "model_match": float(
+                any(
+                    contains_compacted(f"{u.hit.document} {u.hit.section}", i)
+                    for i in q.identifiers
+                )
+            ),
             "names_part": float(
                 u.kind == "part_row" or bool(cued_part_numbers(u.text) or stock_number_keys(u.text))
             ),
