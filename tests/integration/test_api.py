@@ -288,10 +288,15 @@ def test_maint_serve_command(corpus):
 # -- the queue, with a fake slow model ----------------------------------------------------
 
 
+def _letters(n: int) -> str:
+    return chr(97 + n % 26) + chr(97 + n // 26)  # 2 -> "ca": a word, not a part number
+
+
 @dataclass
 class SlowFakeGenerator:
-    """FAKE generator (named as such): writes "word word ..." one word every ``delay`` s, so a
-    test can keep the answer worker busy. It tests the queue, not the model."""
+    """FAKE generator (named as such): writes "impeller nutca nutda ..." one word every ``delay``
+    s, so a test can keep the answer worker busy (distinct words on the question's subject,
+    so the draft filter lets it through). It tests the queue, not the model."""
 
     words: int = 60
     delay: float = 0.05
@@ -304,9 +309,9 @@ class SlowFakeGenerator:
         self.started.set()
         done = 0
         try:
-            for done in range(1, self.words + 1):  # noqa: B007 - read in finally
+            for done in range(1, self.words + 1):
                 time.sleep(self.delay)
-                yield "word "
+                yield "impeller " if done == 1 else f"nut{_letters(done)} "
         finally:
             if done < self.words:
                 self.stopped_early.set()
@@ -361,7 +366,7 @@ def test_full_queue_answers_503_and_a_gone_client_frees_its_slot(corpus):
             time.sleep(0.05)
         first.join(120)
         assert [r.status_code for r in answered] == [200]
-        assert answered[0].json()["answer"].startswith("word word")
+        assert answered[0].json()["answer"].startswith("impeller nutca")
         assert metric(url, "maint_answers_in_flight ") == 0
 
         # A streaming client that gives up while its answer is being generated.
