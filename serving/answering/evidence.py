@@ -13,11 +13,12 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from maint.identifiers import contains_compacted, cued_part_numbers, stock_number_keys
-from maint.units import units_in
+from maint.units import MEASURE_WORDS, units_in
 from retrieval.base import Hit
 from retrieval.hybrid import Retrieval
 from retrieval.query import asked_units, identifier_candidates, terms
@@ -64,11 +65,19 @@ class AnswerUnit:
     def chunk_id(self) -> str:
         return self.hit.chunk_id
 
+    @cached_property
     def words(self) -> set[str]:
-        return _words(self)
+        """Its content words and bare numbers (read once: features and selection share it)."""
+        return set(terms(self.text)) | set(numbers(self.text))
 
+    @cached_property
     def values(self) -> set[str]:
-        return _values(self)
+        """SI units of its values; a table row also read with its cells joined, so
+        '72.8 | L/h' under 'Value | Unit' counts as 72.8 L/h."""
+        found = units_in(self.text)
+        if self.kind in ("row", "part_row"):
+            found |= units_in(self.text.split("\n", 1)[-1].replace(" | ", " "))
+        return found
 
     def vector(self) -> np.ndarray:
         return np.array([self.features[f] for f in FEATURES], dtype=np.float64)
@@ -131,7 +140,7 @@ class Question:
     def of(cls, text: str) -> Question:
         words = [t for t in terms(text) if t not in _GENERIC] + numbers(text)
         asked = asked_units(text)
-        measure_words = set(terms(" ".join(_measure_words(asked))))
+        measure_words = set(terms(" ".join(MEASURE_WORDS[u] for u in asked)))
         return cls(
             text=text,
             kind=question_kind(text),
@@ -156,32 +165,13 @@ def _is_unit(cell: str) -> bool:
     return not any(ch.isdigit() for ch in cell) and bool(units_in(f"1 {cell}"))
 
 
-def _words(u: AnswerUnit) -> set[str]:
-    return set(terms(u.text)) | set(numbers(u.text))
-
-
-def _values(u: AnswerUnit) -> set[str]:
-    """SI units of the values in a unit; a table row also read with its cells joined, so
-    '72.8 | L/h' under 'Value | Unit' counts as 72.8 L/h."""
-    found = units_in(u.text)
-    if u.kind in ("row", "part_row"):
-        found |= units_in(u.text.split("\n", 1)[-1].replace(" | ", " "))
-    return found
-
-
-def _measure_words(units: set[str]) -> list[str]:
-    from maint.units import MEASURE_WORDS
-
-    return [MEASURE_WORDS[u] for u in units]
-
-
 def featurise(q: Question, units: list[AnswerUnit], retrieval: Retrieval) -> None:
     """Fill each unit's ``features`` (see ``FEATURES``). IDF is over the candidates, so a
     word every candidate shares (the machine's name) counts for little."""
     if not units:
         return
     rank = {h.chunk_id: i for i, h in enumerate(retrieval.fused)}
-    unit_terms = [_words(u) for u in units]
+    unit_terms = [u.words for u in units]
     context = {u.chunk_id: set(terms(f"{u.hit.document} {u.hit.section}")) for u in units}
     df = Counter(t for ts in unit_terms for t in ts)
     idf = {t: math.log(1 + len(units) / (df[t] + 0.5)) for t in q.terms}
@@ -190,7 +180,7 @@ def featurise(q: Question, units: list[AnswerUnit], retrieval: Retrieval) -> Non
     fact_values = _graph_values(retrieval)
     wants_value = q.kind in ("spec", "part_number", "interval")
     for u, ts in zip(units, unit_terms, strict=True):
-        held = _values(u)
+        held = u.values
         coverage = sum(idf[t] for t in q.terms if t in ts) / total
         around = ts | context[u.chunk_id]
         u.features = {

@@ -117,15 +117,15 @@ def select(
         return []
     best = holding[0]  # for a value question, the best line that holds such a value
     picked = [best]
-    covered = best.words() & set(q.terms)
-    covered_units = best.values() & q.units
+    covered = best.words & set(q.terms)
+    covered_units = best.values & q.units
     for u in ranked:
         if u is best:
             continue
         if len(picked) >= most or u.score < best.score - selector.gap:
             break
-        words = (u.words() & set(q.terms)) - covered
-        values = (u.values() & q.units) - covered_units
+        words = (u.words & set(q.terms)) - covered
+        values = (u.values & q.units) - covered_units
         if not words and not values:
             continue
         picked.append(u)
