@@ -185,6 +185,7 @@ class Ingestor:
         workers = self.settings.parse_workers
         workers = default_workers() if workers is None else workers
         workers = workers if len(files) > 1 else 0
+        interrupted = False
         try:
             with ParsePool(workers) as pool:
                 upcoming = iter(files)
@@ -212,9 +213,19 @@ class Ingestor:
                     summary.files.append(item)
                     if on_file_done:
                         on_file_done(item)
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
         finally:
             summary.seconds = time.perf_counter() - start
-            self.pg.finish_run(run_id, summary.to_dict())
+            try:
+                self.pg.finish_run(run_id, summary.to_dict())
+            except Exception:
+                # Ctrl-C can cut a query short and leave the connection busy ("another command
+                # is already in progress"): the run then stays unfinished in ingestion_runs,
+                # and the interrupt, not this error, ends the command (exit 130, not 1).
+                if not interrupted:
+                    raise
         return summary
 
     def _prepare(self, path: Path, explicit: bool, pool: ParsePool | None) -> _Read | FileResult:
