@@ -191,9 +191,9 @@ def trim_every_layer(model) -> bool:
     glibc serves blocks under its mmap threshold from heaps that keep freed memory for reuse,
     and the threshold rises to the size of each freed block, up to 32 MB: after the first
     frees, every activation of a training step comes from the heaps. They fragment and grow,
-    and the demo's QLoRA step held 5.2 GB where its tensors needed 1.6 GB. ``malloc_trim``
-    at every layer kept it at about 3 GB for about 6 % more CPU time; a fixed 1 MB threshold
-    (every activation on its own mmap) kept 1.7 GB but cost 70 % more, in page faults
+    and the demo's checkpointed QLoRA step held 5.2 GB where its tensors needed 1.6 GB. With
+    ``malloc_trim`` at every layer it held 2.2 GB; a fixed 1 MB mmap threshold (every
+    activation on its own mmap) held 1.7 GB but cost 70 % more CPU time, in page faults
     (benchmarks/memory.py, README "Fine-tuning")."""
     if platform.libc_ver()[0] != "glibc":
         return False

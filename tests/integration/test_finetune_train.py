@@ -125,7 +125,9 @@ def test_chunked_loss_and_checkpointing_leave_the_loss_and_gradients_as_they_wer
     assert 4 < answer_tokens < batch["attention_mask"].sum() / 2
     # A checkpointed layer's recomputation calls its forward directly, past its own hooks,
     # and stops once it has what the backward pass needs, before the MLP's forward returns.
-    mlp = model.get_base_model().get_decoder().layers[3].mlp
+    layers = model.get_base_model().get_decoder().layers
+    assert all(layer.self_attn._forward_pre_hooks for layer in layers)  # malloc_trim, on CPU
+    mlp = layers[3].mlp
     calls = []
     hook = mlp.register_forward_pre_hook(lambda *_: calls.append(1))
 
