@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/query.py
 	$(BIN)/python benchmarks/serve_load.py
 	$(BIN)/python benchmarks/eval_run.py
+	$(BIN)/python benchmarks/memory.py
 
 # Regenerates the lock files from pyproject.toml's ranges (and requirements/*.in). Pins already
 # in a lock are kept while they still satisfy the ranges, so with no change to the ranges the

@@ -38,7 +38,11 @@ class TrainConfig:
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     optimizer: Literal["adamw", "paged_adamw_8bit"] = "adamw"  # paged: CUDA only
-    gradient_checkpointing: bool = False
+    # memory (measured by benchmarks/memory.py; README "Fine-tuning")
+    gradient_checkpointing: bool = False  # recompute each layer in the backward pass
+    attn_implementation: Literal["sdpa", "eager"] = "sdpa"  # eager keeps every attention map
+    loss_chunk_tokens: int | None = 1024  # answer positions per slice of logits; 0/None: whole
+    malloc_trim: bool = True  # CPU, glibc: freed memory goes back to the system every layer
     # evaluation, checkpoints
     eval_every: int = 25
     eval_examples: int = 64  # validation examples per evaluation (all if fewer)

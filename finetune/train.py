@@ -9,9 +9,11 @@ that a later run resumes from. The result is a versioned adapter folder under
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
 import math
+import platform
 import random
 import resource
 import shutil
@@ -142,7 +144,11 @@ def load_model(cfg: TrainConfig, model_path: str, device: str):
     tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    kwargs: dict[str, Any] = {"local_files_only": True, "dtype": dtype if cuda else torch.float32}
+    kwargs: dict[str, Any] = {
+        "local_files_only": True,
+        "dtype": dtype if cuda else torch.float32,
+        "attn_implementation": cfg.attn_implementation,
+    }
     if cfg.quantization == "nf4":
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,
@@ -153,13 +159,20 @@ def load_model(cfg: TrainConfig, model_path: str, device: str):
         kwargs["device_map"] = {"": device}
     model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
     if cfg.quantization == "nf4":
-        model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=cfg.gradient_checkpointing
-        )
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     else:
         model.to(device)
-        if cfg.gradient_checkpointing:
-            model.gradient_checkpointing_enable()
+    if cfg.gradient_checkpointing:
+        # Non-reentrant: each decoder layer is recomputed in the backward pass without the
+        # inputs having to require grad (the reentrant kind needs a hook on the embeddings).
+        # transformers 5 renamed gradient_checkpointing_enable, which now warns.
+        kwargs = {"use_reentrant": False}
+        if hasattr(model, "activation_checkpointing_enable"):
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+    if cfg.malloc_trim and not cuda:
+        trim_every_layer(model)
     lora = LoraConfig(
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
@@ -168,6 +181,35 @@ def load_model(cfg: TrainConfig, model_path: str, device: str):
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, lora), tokenizer
+
+
+def trim_every_layer(model) -> bool:
+    """Hand the memory malloc holds free back to the system before each decoder layer runs
+    (forward, and its recomputation in the backward pass); False where there is no glibc or
+    the model has no ``layers`` list.
+
+    glibc serves blocks under its mmap threshold from heaps that keep freed memory for reuse,
+    and the threshold rises to the size of each freed block, up to 32 MB: after the first
+    frees, every activation of a training step comes from the heaps. They fragment and grow,
+    and the demo's checkpointed QLoRA step held 5.2 GB where its tensors needed 1.6 GB. With
+    ``malloc_trim`` at every layer it held 2.2 GB; a fixed 1 MB mmap threshold (every
+    activation on its own mmap) held 1.7 GB but cost 70 % more CPU time, in page faults
+    (benchmarks/memory.py, README "Fine-tuning")."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    layers = getattr(model.get_decoder(), "layers", None)
+    if layers is None:
+        return False
+    libc = ctypes.CDLL("libc.so.6")
+
+    def trim(*_) -> None:  # returns None: the layer's inputs are left as they are
+        libc.malloc_trim(0)
+
+    for layer in layers:
+        # On its attention, not the layer itself: a checkpointed layer's recomputation calls
+        # the layer's forward directly, past the layer's own hooks.
+        getattr(layer, "self_attn", layer).register_forward_pre_hook(trim)
+    return True
 
 
 def make_optimizer(cfg: TrainConfig, model) -> torch.optim.Optimizer:
@@ -193,15 +235,93 @@ def lr_lambda(cfg: TrainConfig, total: int) -> Callable[[int], float]:
     return f
 
 
+# -- the loss ------------------------------------------------------------------------------
+def answer_loss(model, batch: dict[str, torch.Tensor], chunk_tokens: int | None) -> torch.Tensor:
+    """The summed cross-entropy of the answer tokens (labels not IGNORE, each predicted from
+    the position before it): the loss of ``model(**batch)`` times the number of those tokens.
+
+    ``chunk_tokens`` None or 0: the model's own loss, over logits of every position of the
+    batch ([tokens x vocabulary] in float32, 400 MB for 2,048 tokens of SmolLM2's 49,152-word
+    vocabulary, and as much again for each of the softmax, its gradient and the logits'
+    gradient). Otherwise the logits are made from the last hidden state of the answer positions
+    only, ``chunk_tokens`` positions at a time, each slice checkpointed: its logits are freed
+    after the forward pass and made again in the backward pass, so at most one slice's logits
+    exist at a time. Same number up to float rounding (tests/integration/test_finetune_train.py).
+    """
+    labels = batch["labels"][:, 1:]
+    if not chunk_tokens or not _plain_head(model):
+        n = int((labels != IGNORE).sum())
+        return model(**batch).loss * n
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    hidden = base.get_decoder()(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False
+    ).last_hidden_state
+    keep = labels != IGNORE
+    h, y = hidden[:, :-1][keep], labels[keep]
+    head = base.get_output_embeddings()
+
+    def slice_loss(h_slice: torch.Tensor, y_slice: torch.Tensor) -> torch.Tensor:
+        logits = head(h_slice).float()  # as the model's own loss: float32 logits
+        return torch.nn.functional.cross_entropy(logits, y_slice, reduction="sum")
+
+    total = h.new_zeros((), dtype=torch.float32)
+    for i in range(0, len(y), chunk_tokens):
+        part = (h[i : i + chunk_tokens], y[i : i + chunk_tokens])
+        if torch.is_grad_enabled():
+            total = total + torch.utils.checkpoint.checkpoint(
+                slice_loss, *part, use_reentrant=False
+            )
+        else:
+            total = total + slice_loss(*part)
+    return total
+
+
+def _plain_head(model) -> bool:
+    """Whether the model's logits are its output layer applied to the last hidden state and
+    nothing more (Llama, Qwen2, Mistral, ...); softcapped or scaled logits take the model's
+    own loss."""
+    config = model.config
+    return not (
+        getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None)
+    )
+
+
 @torch.no_grad()
-def evaluate(model, batches: list[dict[str, torch.Tensor]], device: str) -> float:
+def evaluate(
+    model, batches: list[dict[str, torch.Tensor]], device: str, chunk_tokens: int | None = None
+) -> float:
+    """The mean over batches of each batch's mean answer-token loss."""
     model.eval()
-    losses = [model(**{k: v.to(device) for k, v in b.items()}).loss.item() for b in batches]
+    losses = []
+    for b in batches:
+        b = {k: v.to(device) for k, v in b.items()}
+        n = int((b["labels"][:, 1:] != IGNORE).sum())
+        losses.append(answer_loss(model, b, chunk_tokens).item() / n)
     model.train()
     return sum(losses) / len(losses)
 
 
 # -- the loop ------------------------------------------------------------------------------
+def train_step(
+    cfg: TrainConfig, model, optimizer, micro: list[dict[str, torch.Tensor]], device: str
+) -> tuple[float, int]:
+    """One optimiser step over the micro-batches ``micro``: the step's loss (the mean over
+    all its answer tokens) and the tokens it read (padding not counted)."""
+    # Every answer token weighs the same, however the step's examples were batched.
+    targets = sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in micro)
+    loss_sum, tokens = 0.0, 0
+    for batch in micro:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        loss = answer_loss(model, batch, cfg.loss_chunk_tokens) / targets
+        loss.backward()
+        loss_sum += loss.item()
+        tokens += int(batch["attention_mask"].sum())
+    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss_sum, tokens
+
+
 def train(
     cfg: TrainConfig,
     model_path: str,
@@ -273,20 +393,10 @@ def train(
         torch.cuda.reset_peak_memory_stats()
     while state["step"] < total:
         t0 = time.perf_counter()
-        loss_sum = 0.0
         micro = [batch_at(state["step"] * cfg.grad_accum + i) for i in range(cfg.grad_accum)]
-        # Every answer token weighs the same, however the step's examples were batched.
-        targets = [int((b["labels"][:, 1:] != IGNORE).sum()) for b in micro]
-        for batch, n in zip(micro, targets, strict=True):
-            batch = {k: v.to(device) for k, v in batch.items()}
-            loss = model(**batch).loss * (n / sum(targets))
-            loss.backward()
-            loss_sum += loss.item()
-            state["tokens"] += int(batch["attention_mask"].sum())
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-        optimizer.step()
+        loss_sum, tokens = train_step(cfg, model, optimizer, micro, device)
         scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        state["tokens"] += tokens
         state["seconds"] += time.perf_counter() - t0
         state["step"] += 1
         step = state["step"]
@@ -295,7 +405,7 @@ def train(
 
         eval_loss = None
         if val_batches and (step % cfg.eval_every == 0 or step == total):
-            eval_loss = evaluate(model, val_batches, device)
+            eval_loss = evaluate(model, val_batches, device, cfg.loss_chunk_tokens)
             history["eval_step"].append(step)
             history["eval_loss"].append(eval_loss)
             if state["best_eval"] is None or eval_loss < state["best_eval"]:

@@ -9,7 +9,15 @@ import pytest
 import torch
 
 from finetune.config import TrainConfig
-from finetune.train import compute_dtype, train
+from finetune.train import (
+    answer_loss,
+    collate,
+    compute_dtype,
+    load_model,
+    read_examples,
+    tokenise,
+    train,
+)
 from maint.settings import Settings
 from serving.answering.generate import LocalGenerator
 from serving.answering.models import bundled_model_path
@@ -96,6 +104,58 @@ def test_resume_refuses_a_checkpoint_trained_on_other_data(model_path, data, tmp
         _cfg(max_steps=1), model_path, [data[0]], [data[1]], tmp_path, "r", "new", resume=False
     )
     assert fresh.resumed_from is None and fresh.steps == 1
+
+
+def test_chunked_loss_and_checkpointing_leave_the_loss_and_gradients_as_they_were(model_path, data):
+    """The loss in slices of answer positions and the recomputed layers are memory savings
+    only: on a padded batch of the real QLoRA model, the same loss as the model's own and the
+    same LoRA gradients; and checkpointing, as the config turns it on, really recomputes (each
+    decoder layer runs twice)."""
+    cfg = _cfg(lora_dropout=0.0, gradient_checkpointing=True)
+    model, tokenizer = load_model(cfg, model_path, "cpu")
+    model.train()
+    g = torch.Generator().manual_seed(0)
+    for name, p in model.named_parameters():
+        if "lora_B" in name:  # B starts at zero, which would leave A's gradients zero
+            p.data.copy_(torch.randn(p.shape, generator=g) * 0.02)
+    examples = [tokenise(tokenizer, m, 192) for m in read_examples([data[0]])[:4]]
+    batch = collate(examples, tokenizer.pad_token_id)
+    assert (batch["attention_mask"] == 0).any()  # padded: the masks are part of the test
+    answer_tokens = int((batch["labels"][:, 1:] != -100).sum())
+    assert 4 < answer_tokens < batch["attention_mask"].sum() / 2
+    # A checkpointed layer's recomputation calls its forward directly, past its own hooks,
+    # and stops once it has what the backward pass needs, before the MLP's forward returns.
+    layers = model.get_base_model().get_decoder().layers
+    assert all(layer.self_attn._forward_pre_hooks for layer in layers)  # malloc_trim, on CPU
+    mlp = layers[3].mlp
+    calls = []
+    hook = mlp.register_forward_pre_hook(lambda *_: calls.append(1))
+
+    def run(loss_fn, layer_runs: int | None = None) -> tuple[float, dict[str, torch.Tensor]]:
+        model.zero_grad()
+        calls.clear()
+        loss = loss_fn()
+        loss.backward()
+        assert layer_runs is None or len(calls) == layer_runs
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+        return loss.item(), grads
+
+    checkpointed = run(lambda: answer_loss(model, batch, 5), layer_runs=2)  # again in backward
+    model.activation_checkpointing_disable()
+    own, own_grads = run(lambda: model(**batch).loss * answer_tokens, layer_runs=1)
+    hook.remove()
+
+    def same(loss: float, grads: dict[str, torch.Tensor]) -> None:
+        assert loss == pytest.approx(own, rel=1e-5)
+        for name, grad in grads.items():  # float32 sums in another order
+            error = torch.linalg.norm(grad - own_grads[name]) / torch.linalg.norm(own_grads[name])
+            assert error < 1e-4, (name, float(error))
+
+    same(*checkpointed)
+    for chunk in (0, 5, 1024):  # the model's own loss; several slices; one
+        same(*run(lambda c=chunk: answer_loss(model, batch, c)))
+    with torch.no_grad():  # evaluation: no graph, same loss
+        assert answer_loss(model, batch, 5).item() == pytest.approx(own, rel=1e-5)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (bf16 compute, paged AdamW)")
