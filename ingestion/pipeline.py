@@ -12,6 +12,21 @@ consistent at every instant:
 A crash or Ctrl-C between any two steps leaves either the old or the new version visible;
 ``recover()`` at the start of the next run removes what was left half-written, and the rerun
 ingests the file again. One bad file never stops the batch.
+
+Several workers (``maint ingest`` processes on one machine or several, sharing one PostgreSQL
+and one graph) split a batch instead of each doing all of it, and leave the stores as one
+worker would:
+
+- before a file is parsed, its worker claims the document it becomes (``ChunkStore.claim``:
+  a PostgreSQL session advisory lock named by the document id). A worker that finds it
+  claimed skips the file with a line saying so; the claimant stores it. The lock ends with
+  the claimant's connection, so a worker that dies blocks nothing;
+- ``recover()`` removes only unclaimed half-written documents: a claimed one is being written
+  by a live worker, not abandoned;
+- graph writes and deletes take turns (one shared lock): FalkorDB runs a document's statements
+  one by one, and another worker's sweep of orphaned shared nodes (``delete_document``) between
+  "merge the Part" and "link it to its chunk" would delete the new Part. The graph stage is a
+  small part of a file's time (embedding is most of it), so the turns cost little.
 """
 
 from __future__ import annotations
@@ -38,6 +53,18 @@ from maint.settings import Settings
 from retrieval.store import ChunkStore
 
 Status = Literal["added", "updated", "unchanged", "failed", "skipped"]
+
+# Names of the locks workers share (``ChunkStore.claim``); see the module docstring.
+GRAPH_WRITES = "maint:graph-writes"
+
+
+def document_claim(doc_id: str) -> str:
+    return f"maint:ingest:{doc_id}"
+
+
+def document_id(sha256: str) -> str:
+    """A document's id: the start of its content hash."""
+    return sha256[:16]
 
 
 @dataclass
@@ -66,6 +93,7 @@ class _Read:
     source: str
     t0: float
     parsing: Future[ParseOutcome] | None = None
+    claimed: bool = False  # this worker holds the document's claim
 
 
 @dataclass
@@ -152,17 +180,26 @@ class Ingestor:
 
     # -- consistency ------------------------------------------------------------------
     def recover(self) -> list[str]:
-        """Remove what an interrupted run left half-written; returns the document ids."""
-        removed = []
-        for doc in self.pg.pending_documents():
-            self.graph.delete_document(doc.id)
-            self.pg.delete_document(doc.id)
-            removed.append(doc.id)
-        complete = self.pg.complete_ids()
-        for doc_id in self.graph.document_ids() - complete:
-            self.graph.delete_document(doc_id)
-            removed.append(doc_id)
+        """Remove what an interrupted run left half-written; returns the document ids.
+        Documents another worker has claimed are being written now: they stay."""
+        removed = [d.id for d in self.pg.pending_documents() if self._remove_abandoned(d.id)]
+        orphans = self.graph.document_ids() - self.pg.complete_ids()
+        removed += [doc_id for doc_id in orphans if self._remove_abandoned(doc_id)]
         return sorted(set(removed))
+
+    def _remove_abandoned(self, doc_id: str) -> bool:
+        """Remove a half-written document unless a live worker holds its claim. Checked again
+        under the claim: its worker may have completed it and let go since it was listed."""
+        name = document_claim(doc_id)
+        if not self.pg.claim(name):
+            return False
+        try:
+            if doc_id in self.pg.complete_ids():
+                return False
+            remove_document(self.pg, self.graph, doc_id)
+            return True
+        finally:
+            self.pg.release(name)
 
     def delete(self, doc_id: str) -> bool:
         """Delete a document: its chunks, and the facts only it supported."""
@@ -186,10 +223,10 @@ class Ingestor:
         workers = default_workers() if workers is None else workers
         workers = workers if len(files) > 1 else 0
         interrupted = False
+        window: deque[_Read | FileResult] = deque()
         try:
             with ParsePool(workers) as pool:
                 upcoming = iter(files)
-                window: deque[_Read | FileResult] = deque()
                 while True:
                     # Parsing now: this file and up to ``workers`` after it. The first file
                     # is parsed here, while the parser processes start.
@@ -199,17 +236,10 @@ class Ingestor:
                     if not window:
                         break
                     item = window.popleft()
-                    path = Path(item.path)
                     if on_file_start:
-                        on_file_start(path)
+                        on_file_start(Path(item.path))
                     if isinstance(item, _Read):
-                        item.t0 = time.perf_counter()
-                        if not path.exists():  # read ahead, then removed before its turn
-                            if item.parsing is not None:
-                                item.parsing.cancel()
-                            item = self._vanished(path, item.t0)
-                        else:
-                            item = self._ingest_read(item, summary.timings)
+                        item = self._turn(item, summary.timings)
                     summary.files.append(item)
                     if on_file_done:
                         on_file_done(item)
@@ -217,6 +247,9 @@ class Ingestor:
             interrupted = True
             raise
         finally:
+            for left in window:  # claimed ahead, not reached: let other workers have them
+                if isinstance(left, _Read):
+                    self._unclaim(left, quiet=True)
             summary.seconds = time.perf_counter() - start
             try:
                 self.pg.finish_run(run_id, summary.to_dict())
@@ -228,8 +261,19 @@ class Ingestor:
                     raise
         return summary
 
+    def _turn(self, read: _Read, timings: Timings) -> FileResult:
+        """A file read ahead, at its turn."""
+        read.t0 = time.perf_counter()
+        if Path(read.path).exists():
+            return self._ingest_read(read, timings)
+        if read.parsing is not None:  # read ahead, then removed before its turn
+            read.parsing.cancel()
+        self._unclaim(read)
+        return self._vanished(Path(read.path), read.t0)
+
     def _prepare(self, path: Path, explicit: bool, pool: ParsePool | None) -> _Read | FileResult:
-        """Skip, read and hash one file; with a pool, start parsing it unless it is stored."""
+        """Skip, read and hash one file; unless it is stored, claim it (or skip it, claimed by
+        another worker) and, with a pool, start parsing it."""
         if not explicit and path.suffix.lower() not in SUPPORTED_SUFFIXES:
             return FileResult(
                 str(path),
@@ -238,12 +282,44 @@ class Ingestor:
                 hint=f"supported: {', '.join(SUPPORTED_SUFFIXES)}",
             )
         read = self._read(path, time.perf_counter())
-        if isinstance(read, _Read) and pool is not None:
-            stored = self.pg.find_by_sha(read.sha)
-            if stored is None or stored.status != "complete":
-                with contextlib.suppress(BrokenProcessPool):  # a parser process was killed:
-                    read.parsing = pool.submit(path, read.data)  # parse here instead
+        if isinstance(read, FileResult):
+            return read
+        stored = self.pg.find_by_sha(read.sha)
+        if stored is not None and stored.status == "complete":
+            return read
+        if not self._claim(read):
+            return self._claimed_elsewhere(read)
+        if pool is not None:
+            with contextlib.suppress(BrokenProcessPool):  # a parser process was killed:
+                read.parsing = pool.submit(path, read.data)  # parse here instead
         return read
+
+    # -- claims (several workers; see the module docstring) ----------------------------
+    def _claim(self, read: _Read) -> bool:
+        read.claimed = self.pg.claim(document_claim(document_id(read.sha)))
+        return read.claimed
+
+    def _unclaim(self, read: _Read, quiet: bool = False) -> None:
+        """Let go of the file's claim. ``quiet`` on the way out of an error: Ctrl-C can leave
+        the connection busy, and the lock then ends with the connection."""
+        if not read.claimed:
+            return
+        read.claimed = False
+        try:
+            self.pg.release(document_claim(document_id(read.sha)))
+        except Exception:
+            if not quiet:
+                raise
+
+    def _claimed_elsewhere(self, read: _Read) -> FileResult:
+        return FileResult(
+            read.path,
+            "skipped",
+            document_id=document_id(read.sha),
+            reason="another worker is ingesting this content now",
+            hint="that worker stores it; nothing to do here",
+            seconds=time.perf_counter() - read.t0,
+        )
 
     def _fail(self, path: Path, t0: float, reason: str, hint: str) -> FileResult:
         return FileResult(
@@ -307,30 +383,48 @@ class Ingestor:
             )
 
     def _ingest_read(self, read: _Read, timings: Timings | None = None) -> FileResult:
-        timings = timings or Timings()
-        path, t0, sha, source = Path(read.path), read.t0, read.sha, read.source
-        existing = self.pg.find_by_sha(sha)
-        if existing is not None and existing.status == "complete":
-            if read.parsing is not None:
-                read.parsing.cancel()  # the same content earlier in this batch
-            if existing.source_path != source:
-                self.pg.move(existing.id, source)
-            return FileResult(
-                str(path),
-                "unchanged",
-                document_id=existing.id,
-                title=existing.title,
-                pages=existing.pages,
-                chunks=existing.chunks,
-                seconds=time.perf_counter() - t0,
-            )
+        """One file read, under its claim (taken here unless ``_prepare`` took it), which is
+        let go once the file is stored, found unchanged or failed."""
+        if not read.claimed:
+            if (unchanged := self._unchanged(read)) is not None:
+                return unchanged
+            if not self._claim(read):
+                return self._claimed_elsewhere(read)
+        try:  # stored meanwhile, by this worker (the same content earlier) or another
+            result = self._unchanged(read) or self._store(read, timings or Timings())
+        except BaseException:
+            self._unclaim(read, quiet=True)
+            raise
+        self._unclaim(read)
+        return result
 
+    def _unchanged(self, read: _Read) -> FileResult | None:
+        """The result for content already stored (recording its new path), else None."""
+        existing = self.pg.find_by_sha(read.sha)
+        if existing is None or existing.status != "complete":
+            return None
+        if read.parsing is not None:
+            read.parsing.cancel()  # the same content earlier in this batch
+        if existing.source_path != read.source:
+            self.pg.move(existing.id, read.source)
+        return FileResult(
+            read.path,
+            "unchanged",
+            document_id=existing.id,
+            title=existing.title,
+            pages=existing.pages,
+            chunks=existing.chunks,
+            seconds=time.perf_counter() - read.t0,
+        )
+
+    def _store(self, read: _Read, timings: Timings) -> FileResult:
+        path, t0, sha, source = Path(read.path), read.t0, read.sha, read.source
         parsed = self._parse(read, timings)
         if isinstance(parsed, FileResult):
             return parsed
         data = read.data
 
-        doc_id = sha[:16]
+        doc_id = document_id(sha)
         if self.embedder is None:
             raise ValueError("Ingestor needs an embedder to ingest files")
         with timings.measure("extract"):
@@ -376,13 +470,14 @@ class Ingestor:
         with timings.measure("vector_store"):
             self.pg.write_pending(doc, chunks, vectors, unit_vectors)
         try:
-            with timings.measure("graph"):
+            with timings.measure("graph"), graph_turn(self.pg):
                 self.graph.write_document(doc, chunks, facts)
         except Exception as exc:
             # Leave nothing half-written: the pending version goes, the old one stays.
             _reraise_interrupt(exc)
             try:
-                self.graph.delete_document(doc_id)
+                with graph_turn(self.pg):
+                    self.graph.delete_document(doc_id)
             finally:
                 self.pg.delete_document(doc_id)
             return self._fail(
@@ -393,9 +488,10 @@ class Ingestor:
             )
         with timings.measure("vector_store"):
             self.pg.complete(doc_id, replaces=previous)
-        with timings.measure("graph"):
-            for old in previous:
-                self.graph.delete_document(old)
+        if previous:
+            with timings.measure("graph"), graph_turn(self.pg):
+                for old in previous:
+                    self.graph.delete_document(old)
         return FileResult(
             str(path),
             "updated" if previous else "added",
@@ -413,8 +509,24 @@ class Ingestor:
 def remove_document(pg: ChunkStore, graph: GraphStore, doc_id: str) -> bool:
     """Graph first, then PostgreSQL: interrupted in between, the document is still complete
     there, and deleting it again (or ``recover()``) finishes the job."""
-    graph.delete_document(doc_id)
+    with graph_turn(pg):
+        graph.delete_document(doc_id)
     return pg.delete_document(doc_id)
+
+
+@contextlib.contextmanager
+def graph_turn(pg: ChunkStore) -> Iterator[None]:
+    """Write to or delete from the graph while no other worker does (module docstring).
+    Leaving on an error, a failed release is ignored: Ctrl-C can leave the connection busy,
+    and the lock then ends with the connection."""
+    pg.claim(GRAPH_WRITES, wait=True)
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            pg.release(GRAPH_WRITES)
+        raise
+    pg.release(GRAPH_WRITES)
 
 
 def _reraise_interrupt(exc: BaseException) -> None:

@@ -9,6 +9,7 @@ The schema is ``retrieval/migrations/*.sql``, applied in order on connect.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -484,6 +485,17 @@ class PgStore(ChunkStore):
         order = {c: i for i, c in enumerate(chunk_ids)}
         return sorted(rows, key=lambda r: (order[r["chunk_id"]], r["ordinal"]))
 
+    # -- claims -------------------------------------------------------------------------
+    def claim(self, name: str, wait: bool = False) -> bool:
+        """A session-level advisory lock on 64 bits of the name's sha256: PostgreSQL drops it
+        when the connection ends, however the process ended."""
+        call = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+        row = self.conn.execute(f"SELECT {call}(%s::bigint) AS ok", (_lock_key(name),)).fetchone()
+        return row["ok"] is not False  # pg_advisory_lock returns void: taken
+
+    def release(self, name: str) -> None:
+        self.conn.execute("SELECT pg_advisory_unlock(%s::bigint)", (_lock_key(name),))
+
     # -- runs ---------------------------------------------------------------------------
     def start_run(self) -> int:
         with self.conn.transaction():
@@ -497,6 +509,11 @@ class PgStore(ChunkStore):
                 "UPDATE ingestion_runs SET finished_at = now(), summary = %s WHERE id = %s",
                 (json.dumps(summary), run_id),
             )
+
+
+def _lock_key(name: str) -> int:
+    """An advisory lock's bigint key: the first 8 bytes of the name's sha256, signed."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def term_counts(text: str) -> dict[str, int]:

@@ -119,6 +119,17 @@ class ChunkStore(ABC):
         """The search units of these chunks, in chunk order: id, chunk_id, ordinal, kind,
         text and ``similarity`` (cosine to ``embedding``). What answers select from."""
 
+    # -- claims: several ingestion workers on one database --------------------------------
+    @abstractmethod
+    def claim(self, name: str, wait: bool = False) -> bool:
+        """Take the lock called ``name`` for this connection; False when another connection
+        holds it (``wait``: block until it is free instead). Taken again by the same
+        connection, it is held once more (release as often). It lasts until ``release`` or
+        the end of the connection, so a worker that dies leaves no claim behind."""
+
+    @abstractmethod
+    def release(self, name: str) -> None: ...
+
     # -- ingestion runs -----------------------------------------------------------------
     @abstractmethod
     def start_run(self) -> int: ...
