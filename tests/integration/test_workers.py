@@ -49,7 +49,9 @@ def _worker(n: int, batch: Path, stores: Workspace, tmp_path: Path) -> subproces
         "MAINT_DATA_DIR": str(tmp_path / f"worker-{n}"),
         "MAINT_DATABASE_URL": EmbeddedPostgres(stores.settings.data_dir).url,
         "MAINT_GRAPH_URI": EmbeddedFalkorDB(stores.settings.data_dir).url,
-        "MAINT_PARSE_WORKERS": "1",  # files are claimed before they are parsed ahead
+        # One file claimed at a time (none parsed ahead): the second worker, started with the
+        # first, finds work unless it is late by more than the first's two first files.
+        "MAINT_PARSE_WORKERS": "0",
     }
     cmd = [sys.executable, "-m", "maint.cli", "ingest", "--json", str(batch)]
     return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
