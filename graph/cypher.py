@@ -166,31 +166,36 @@ _SCOPE = "WHERE size($eq) = 0 OR e.key IN $eq "
 EQUIPMENT_SPECS = (
     "MATCH (e:Equipment)-[:HAS_SPEC]->(s:Spec)-[:MENTIONED_IN]->(c:Chunk) "
     + _SCOPE
-    + "RETURN e.name AS equipment, s.parameter AS parameter, s.value AS value, s.unit AS unit, "
+    + "RETURN e.key AS equipment_key, e.name AS equipment, "
+    "s.parameter AS parameter, s.value AS value, s.unit AS unit, "
     "s.unit_si AS unit_si, s.condition AS condition, c.id AS chunk"
 )
 EQUIPMENT_PARTS = (
     "MATCH (e:Equipment)-[h:HAS_PART]->(p:Part)-[:MENTIONED_IN]->(c:Chunk) "
     + _SCOPE
-    + "RETURN e.name AS equipment, p.part_number AS part_number, p.description AS description, "
+    + "RETURN e.key AS equipment_key, e.name AS equipment, "
+    "p.part_number AS part_number, p.description AS description, "
     "p.nsn AS nsn, h.qty AS qty, collect(DISTINCT c.id) AS chunks"
 )
 EQUIPMENT_PROCEDURES = (
     "MATCH (e:Equipment)-[:HAS_PROCEDURE]->(pr:Procedure)-[:MENTIONED_IN]->(c:Chunk) "
     + _SCOPE
     + "OPTIONAL MATCH (pr)-[:HAS_WARNING]->(w:Warning) "
-    "RETURN e.name AS equipment, pr.title AS title, pr.section AS section, pr.steps AS steps, "
+    "RETURN e.key AS equipment_key, e.name AS equipment, "
+    "pr.title AS title, pr.section AS section, pr.steps AS steps, "
     "c.id AS chunk, collect(DISTINCT w.text) AS warnings"
 )
 EQUIPMENT_INTERVALS = (
     "MATCH (e:Equipment)-[:HAS_INTERVAL]->(i:Interval)-[:MENTIONED_IN]->(c:Chunk) "
     + _SCOPE
-    + "RETURN e.name AS equipment, i.task AS task, i.interval AS interval, c.id AS chunk"
+    + "RETURN e.key AS equipment_key, e.name AS equipment, "
+    "i.task AS task, i.interval AS interval, c.id AS chunk"
 )
 EQUIPMENT_WARNINGS = (
     "MATCH (e:Equipment)-[:HAS_WARNING]->(w:Warning)-[:MENTIONED_IN]->(c:Chunk) "
     + _SCOPE
-    + "RETURN e.name AS equipment, w.text AS text, c.id AS chunk"
+    + "RETURN e.key AS equipment_key, e.name AS equipment, "
+    "w.text AS text, c.id AS chunk"
 )
 
 

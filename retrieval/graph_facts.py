@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from graph import cypher
 from graph.base import GraphStore
@@ -31,6 +31,7 @@ class _Candidate:
     words: list[str]
     chunks: list[str]
     score: float = 0.0
+    scope: str = ""  # the key of the equipment the fact belongs to (scoped facts)
 
 
 @dataclass
@@ -65,26 +66,35 @@ class GraphRetriever:
         self.graph = graph
         self.pg = pg
         self.max_facts = max_facts
+        self._cached: tuple[str, _FactIndex] | None = None
 
     # -- linking and facts -------------------------------------------------------------
     def lookup(self, query: str) -> GraphLookup:
+        index = self._index()
         ids = set(identifier_candidates(query))
-        equipment = {r["key"]: r["name"] for r in self.graph.run(cypher.EQUIPMENT)}
-        eq_keys = [k for k in equipment if k in ids]
-        part_keys = [i for i in ids if i not in equipment]
-        out = GraphLookup(equipment=[equipment[k] for k in eq_keys])
+        eq_keys = [k for k in index.equipment if k in ids]
+        part_keys = [i for i in ids if i not in index.equipment]
+        out = GraphLookup(equipment=[index.equipment[k] for k in eq_keys])
         q_terms = [t for t in terms(query) if t not in {"part", "number"}]
 
         linked = self._part_facts(part_keys)
         out.parts = list(dict.fromkeys(c.fact.subject for c in linked if c.fact.kind == "part"))
-        scoped = self._scoped_facts(eq_keys) if q_terms else []
-        _score(scoped, q_terms)
-        ranked = sorted(linked + [c for c in scoped if c.score > 0], key=lambda c: -c.score)
+        scoped = index.matching(q_terms, eq_keys)
+        ranked = sorted(linked + scoped, key=lambda c: -c.score)
         best = ranked[0].score if ranked else 0.0
         kept = [c for c in ranked if c.score >= 0.5 * best][: self.max_facts]
         out.facts = [(c.fact, c.score) for c in kept]
         out.chunks = {c.fact: c.chunks for c in kept}
         return out
+
+    def _index(self) -> _FactIndex:
+        """The equipment's facts, read from the graph once per version of the catalog: a
+        question used to read them all (thousands of rows on five real manuals)."""
+        version = self.pg.catalog_version()
+        if self._cached is None or self._cached[0] != version:
+            equipment = {r["key"]: r["name"] for r in self.graph.run(cypher.EQUIPMENT)}
+            self._cached = (version, _FactIndex(equipment, self._scoped_facts()))
+        return self._cached[1]
 
     def _part_facts(self, keys: list[str]) -> list[_Candidate]:
         if not keys:
@@ -116,13 +126,16 @@ class GraphRetriever:
             found.append(_Candidate(fact, [], [r["chunk"]], PART_LINK_SCORE * 0.8))
         return found
 
-    def _scoped_facts(self, eq_keys: list[str]) -> list[_Candidate]:
-        p = {"eq": eq_keys}
+    def _scoped_facts(self) -> list[_Candidate]:
+        """Every equipment's specs, parts, procedures, intervals and warnings, as candidates
+        carrying their equipment's key."""
+        p: dict = {"eq": []}
         found: list[_Candidate] = []
         specs: dict[tuple, list[dict]] = defaultdict(list)
         for r in self.graph.run(cypher.EQUIPMENT_SPECS, p):  # one fact per row, all its units
-            specs[(r["equipment"], r["parameter"], r["condition"], r["chunk"])].append(r)
-        for (equipment, parameter, condition, chunk), rows in specs.items():
+            key = (r["equipment_key"], r["equipment"], r["parameter"], r["condition"], r["chunk"])
+            specs[key].append(r)
+        for (eq_key, equipment, parameter, condition, chunk), rows in specs.items():
             si = [r for r in rows if r["unit"] == r["unit_si"]] or rows[:1]
             other = [r for r in rows if r not in si]
             value = " / ".join(f"{r['value']} {r['unit']}" for r in si)
@@ -132,7 +145,7 @@ class GraphRetriever:
             text = f"{equipment} {parameter}{cond}: {value}"
             words = f"{parameter} {condition or ''} {MEASURE_WORDS.get(rows[0]['unit_si'], '')}"
             fact = Fact("spec", f"{equipment} {parameter}", text, chunk, value)
-            found.append(_Candidate(fact, terms(words), [chunk]))
+            found.append(_Candidate(fact, terms(words), [chunk], scope=eq_key))
         for r in self.graph.run(cypher.EQUIPMENT_PARTS, p):
             text = f"{r['equipment']} part {r['part_number']}: {r['description'] or ''}"
             if r["nsn"]:
@@ -141,21 +154,24 @@ class GraphRetriever:
                 text += f"; qty {r['qty']}"
             words = f"{r['description'] or ''} part number"
             fact = Fact("part", r["part_number"], text, sorted(r["chunks"])[0])
-            found.append(_Candidate(fact, terms(words), sorted(r["chunks"])[:3]))
+            chunks = sorted(r["chunks"])[:3]
+            found.append(_Candidate(fact, terms(words), chunks, scope=r["equipment_key"]))
         for r in self.graph.run(cypher.EQUIPMENT_PROCEDURES, p):
             text = f"{r['equipment']} procedure '{r['title']}' ({r['steps']} steps)"
             if r["warnings"]:
                 text += ". " + " ".join(r["warnings"])
             words = f"{r['title']} {r['section']} procedure how"
             fact = Fact("procedure", r["title"], text, r["chunk"])
-            found.append(_Candidate(fact, terms(words), [r["chunk"]]))
+            found.append(_Candidate(fact, terms(words), [r["chunk"]], scope=r["equipment_key"]))
         for r in self.graph.run(cypher.EQUIPMENT_INTERVALS, p):
             text = f"{r['equipment']} {r['task']}: {r['interval']}"
             fact = Fact("interval", r["task"], text, r["chunk"], r["interval"])
-            found.append(_Candidate(fact, terms(f"{r['task']} interval"), [r["chunk"]]))
+            words = terms(f"{r['task']} interval")
+            found.append(_Candidate(fact, words, [r["chunk"]], scope=r["equipment_key"]))
         for r in self.graph.run(cypher.EQUIPMENT_WARNINGS, p):
             fact = Fact("warning", r["equipment"], r["text"], r["chunk"])
-            found.append(_Candidate(fact, terms(f"{r['text']} safety"), [r["chunk"]]))
+            words = terms(f"{r['text']} safety")
+            found.append(_Candidate(fact, words, [r["chunk"]], scope=r["equipment_key"]))
         return found
 
     # -- the retriever protocol --------------------------------------------------------
@@ -182,19 +198,42 @@ class GraphRetriever:
         return out
 
 
-def _score(candidates: list[_Candidate], q_terms: list[str]) -> None:
-    """Sum of the inverse document frequencies of the question's words a fact contains,
-    normalised a little by the fact's length so a long warning does not win on volume."""
-    if not candidates or not q_terms:
-        return
-    df: Counter[str] = Counter()
-    for c in candidates:
-        df.update(set(c.words))
-    n = len(candidates)
-    wanted = set(q_terms)
-    for c in candidates:
-        matched = wanted.intersection(c.words)
-        if not matched:
-            continue
-        idf = sum(math.log(1 + n / df[t]) for t in matched)
-        c.score = idf / math.sqrt(max(len(set(c.words)), 4) / 4)
+class _FactIndex:
+    """The equipment's facts with the words each holds, and per equipment how many facts
+    hold each word: a question's facts are scored from the postings of its own words, with
+    the same rarity weights as over the whole set in scope (the linked equipment's facts,
+    or every fact when the question names none)."""
+
+    def __init__(self, equipment: dict[str, str], candidates: list[_Candidate]):
+        self.equipment = equipment  # key -> name
+        self.candidates = candidates
+        self.postings: dict[str, list[int]] = defaultdict(list)
+        self.df: dict[str, Counter[str]] = defaultdict(Counter)  # equipment key -> word -> facts
+        self.sizes: Counter[str] = Counter()
+        self.length: list[float] = []
+        for n, c in enumerate(candidates):
+            words = set(c.words)
+            for w in words:
+                self.postings[w].append(n)
+            self.df[c.scope].update(words)
+            self.sizes[c.scope] += 1
+            # normalised a little by the fact's length so a long warning does not win on volume
+            self.length.append(math.sqrt(max(len(words), 4) / 4))
+
+    def matching(self, q_terms: list[str], eq_keys: list[str]) -> list[_Candidate]:
+        """Facts in scope sharing a word with the question, scored by the sum of those
+        words' inverse document frequencies (in scope), in the order they were read."""
+        scope = set(eq_keys) or set(self.sizes)
+        n = sum(self.sizes[k] for k in scope)
+        scores: dict[int, float] = defaultdict(float)
+        for t in dict.fromkeys(q_terms):
+            df = sum(self.df[k][t] for k in scope)
+            if not df:
+                continue
+            idf = math.log(1 + n / df)
+            for i in self.postings.get(t, ()):
+                if self.candidates[i].scope in scope:
+                    scores[i] += idf
+        return [
+            replace(self.candidates[i], score=scores[i] / self.length[i]) for i in sorted(scores)
+        ]

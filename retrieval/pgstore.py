@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 
@@ -39,13 +39,19 @@ _HIT_COLUMNS = (
 )
 # Part numbers compared letters-and-digits only (a stored column with a trigram index).
 _COMPACT = "c.compact"
-# BM25 over ``chunk_terms`` (migration 004). A term in more chunks than COMMON_TERM_ROWS
-# only scores chunks that rarer terms found (at most CANDIDATES of them): a question's common
-# words matched half a 100k-chunk table and took seconds to rank. Small corpora never reach
-# the cap, so their rankings are plain BM25.
-COMMON_TERM_ROWS = 2000
+# BM25 over ``chunk_terms`` (migrations 004, 006), bounded: each question word reads at most
+# PER_TERM of its postings, highest impact first (migration 006 indexes them so); the
+# CANDIDATES best chunks by those partial scores then get the weight of the words whose
+# postings were cut. A corpus where no word is in more than PER_TERM rows (a few thousand
+# pages) is ranked by plain BM25; at 100k chunks a question reads a few thousand postings
+# instead of every row holding 'engine'. Document frequencies are counted up to DF_CAP: a word
+# in more rows weighs as one in DF_CAP (an index-only count; beyond it the exact figure
+# changes the weight of a common word a little and costs a scan of its postings).
+PER_TERM = 500
+DF_CAP = 2000
 CANDIDATES = 300
-BM25_K1, BM25_B = 1.2, 0.75
+EXACT_STATS_ROWS = 20_000  # counted exactly up to this size; past it, about 10k rows sampled
+BM25_K1, BM25_B = 1.2, 0.75  # migration 006's impact uses them too, at a length of 64 terms
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class _Searched:
     unit_text: str  # what a hit reports as the matching unit
     per_chunk: int  # rows fetched per chunk wanted (several units may share a chunk)
     where: str = "true"  # which of the table's rows count (alias ``u``)
+    postings: str = "true"  # the same, on its term counts (alias ``t``; a partial index)
 
 
 _CHUNKS = _Searched("chunks", "chunk_terms", "chunk_id", "id", "NULL::text", 1)
@@ -66,7 +73,7 @@ _UNITS = _Searched("units", "unit_terms", "unit_id", "chunk_id", "u.text", 4)
 _SEARCHED = {
     "chunks": _CHUNKS,
     "units": _UNITS,
-    "part_rows": replace(_UNITS, where="u.kind = 'part_row'"),
+    "part_rows": replace(_UNITS, where="u.kind = 'part_row'", postings="t.part_row"),
 }
 
 
@@ -276,17 +283,28 @@ class PgStore(ChunkStore):
                         sum(c.values()),
                     )
                 )
-        self._copy_terms(_UNITS, zip((u[0] for u in units), counts, strict=True))
+        parts = {uid for uid, _, unit, _ in units if unit.kind == "part_row"}
+        self._copy_terms(_UNITS, zip((u[0] for u in units), counts, strict=True), parts)
 
-    def _copy_terms(self, t: _Searched, rows: Iterable[tuple[str, dict[str, int]]]) -> None:
-        """BM25 term counts of chunks or units: (id, {term: count}) per row."""
+    def _copy_terms(
+        self,
+        t: _Searched,
+        rows: Iterable[tuple[str, dict[str, int]]],
+        part_rows: Collection[str] = (),
+    ) -> None:
+        """BM25 term counts of chunks or units: (id, {term: count}) per row; a unit's postings
+        say whether it is a parts-list row (``part_rows``: their ids)."""
+        unit = t is not _CHUNKS
+        columns = f"term, {t.key}, tf, dl" + (", part_row" if unit else "")
         with (
             self.conn.cursor() as cur,
-            cur.copy(f"COPY {t.terms} (term, {t.key}, tf) FROM STDIN") as copy,
+            cur.copy(f"COPY {t.terms} ({columns}) FROM STDIN") as copy,
         ):
             for key, counts in rows:
+                dl = sum(counts.values())
+                flag = (key in part_rows,) if unit else ()
                 for term, n in counts.items():
-                    copy.write_row((term, key, n))
+                    copy.write_row((term, key, n, dl, *flag))
 
     def complete(self, doc_id: str, replaces: Iterable[str] = ()) -> None:
         """Make a pending document visible and drop the versions it replaces, atomically."""
@@ -329,6 +347,13 @@ class PgStore(ChunkStore):
         return {k: int(v) for k, v in row.items()}
 
     # -- search -------------------------------------------------------------------------
+    def catalog_version(self) -> str:
+        row = self.conn.execute(
+            "SELECT count(*) AS n, coalesce(sum(hashtext(id)), 0) AS ids,"
+            " max(updated_at) AS at FROM documents WHERE status = 'complete'"
+        ).fetchone()
+        return f"{row['n']}:{row['ids']}:{row['at']}"
+
     def vector_search(
         self,
         embedding: np.ndarray,
@@ -366,8 +391,10 @@ class PgStore(ChunkStore):
         (compacted part number) the chunk contains, however spelled. Over units, BM25 over
         the search units, each returned as its chunk (the best unit a chunk).
 
-        Bounded: rare terms and rare identifiers find the candidates (at most ``CANDIDATES``,
-        best partial score first); common terms only add to those candidates' scores."""
+        Bounded: each word reads at most ``PER_TERM`` postings (best impact first) and rare
+        identifiers add the chunks holding them; the ``CANDIDATES`` best by that partial
+        score get the weight of the cut words' postings they hold (a primary-key probe
+        each), and are ranked by the whole score."""
         t = _SEARCHED[over]
         terms = list(dict.fromkeys(index_terms(query)))
         likes = [f"%{i}%" for i in identifiers] if t is _CHUNKS else []
@@ -377,28 +404,27 @@ class PgStore(ChunkStore):
         df = self._document_frequencies(t, terms)
         terms = [w for w in terms if df[w]]
         idf = [math.log(1 + (rows - df[w] + 0.5) / (df[w] + 0.5)) for w in terms]
-        common = [df[w] > COMMON_TERM_ROWS for w in terms]
-        if terms and all(common):  # every word is common: the rarest finds the candidates
-            common[min(range(len(terms)), key=lambda n: df[terms[n]])] = False
         rare_ids = [self._rare(like) for like in likes]
         top = math.log(1 + (rows + 0.5) / 1.5)  # the weight of a term found in one row
         # A rare identifier (a part number), however spelled, finds candidates and weighs twice
         # a rare term. A common one (a model name on every page of its manual) adds nothing
         # beyond its term: it says little about which chunk answers.
         found_by_id = "".join(
-            f" UNION ALL SELECT c.id, {2.0 * top} FROM chunks c WHERE {_COMPACT} LIKE %(i{n})s"
+            f" UNION ALL SELECT c.id, false, {2.0 * top} FROM chunks c"
+            f" WHERE {_COMPACT} LIKE %(i{n})s"
             for n, r in enumerate(rare_ids)
             if r
         )
         bm25 = (
             f"q.idf * t.tf * {BM25_K1 + 1} / (t.tf + {BM25_K1} * "
-            f"(1 - {BM25_B} + {BM25_B} * u.term_count / %(avgdl)s))"
+            f"(1 - {BM25_B} + {BM25_B} * t.dl / %(avgdl)s))"
         )
         params: dict = {
             "terms": terms,
             "idf": idf,
-            "common": common,
+            "cut": [df[w] > PER_TERM for w in terms],
             "avgdl": avgdl,
+            "per_term": PER_TERM,
             "m": max(CANDIDATES, k * t.per_chunk),
             # chunks: the k best; units: every candidate, several of which may share a chunk
             "limit": k if t is _CHUNKS else max(CANDIDATES, k * t.per_chunk),
@@ -406,45 +432,68 @@ class PgStore(ChunkStore):
         }
         found = self.conn.execute(
             "WITH q AS (SELECT * FROM unnest(%(terms)s::text[], %(idf)s::float8[],"
-            "  %(common)s::bool[]) AS q(term, idf, common)),"
-            f" part AS (SELECT t.{t.key} AS id, {bm25} AS s"
-            f"  FROM q JOIN {t.terms} t ON t.term = q.term JOIN {t.table} u ON u.id = t.{t.key}"
-            f"  WHERE NOT q.common AND {t.where}{found_by_id}),"
-            " cand AS (SELECT id, sum(s) AS s FROM part GROUP BY id ORDER BY s DESC, id"
-            "  LIMIT %(m)s),"
-            f" more AS (SELECT cand.id, sum({bm25}) AS s FROM cand JOIN q ON q.common"
-            f"  JOIN {t.terms} t ON t.term = q.term AND t.{t.key} = cand.id"
-            f"  JOIN {t.table} u ON u.id = cand.id GROUP BY cand.id)"
+            "  %(cut)s::bool[]) AS q(term, idf, cut)),"
+            # Part rows are a few of the units: read from their own (partial) index, so the
+            # cap counts them only.
+            " read AS (SELECT p.* FROM q CROSS JOIN LATERAL"
+            f"  (SELECT t.{t.key} AS id, q.cut, {bm25} AS s FROM {t.terms} t"
+            f"   WHERE t.term = q.term AND {t.postings}"
+            "   ORDER BY t.impact DESC LIMIT %(per_term)s) p),"
+            f" part AS (SELECT id, cut, s FROM read{found_by_id}),"
+            # ranked by what was read; scored by the uncut words' postings read ...
+            " cand AS (SELECT id, sum(s) AS s, coalesce(sum(s) FILTER (WHERE NOT cut), 0) AS kept"
+            "  FROM part GROUP BY id ORDER BY s DESC, id LIMIT %(m)s),"
+            # ... plus a primary-key probe per candidate and cut word (LATERAL: never a scan
+            # of a common word's postings)
+            " more AS (SELECT cand.id, x.s FROM cand CROSS JOIN LATERAL"
+            f"  (SELECT sum({bm25}) AS s FROM q JOIN {t.terms} t"
+            f"   ON t.term = q.term AND t.{t.key} = cand.id WHERE q.cut) x)"
             f" SELECT {_HIT_COLUMNS}, {t.unit_text} AS unit,"
-            " cand.s + coalesce(more.s, 0) AS score"
+            " cand.kept + coalesce(more.s, 0) AS score"
             f" FROM cand LEFT JOIN more ON more.id = cand.id JOIN {t.table} u ON u.id = cand.id"
             f" JOIN chunks c ON c.id = u.{t.chunk} JOIN documents d ON d.id = c.document_id"
-            " WHERE d.status = 'complete' ORDER BY score DESC, u.id LIMIT %(limit)s",
+            f" WHERE d.status = 'complete' AND {t.where} ORDER BY score DESC, u.id"
+            " LIMIT %(limit)s",
             params,
+            # planned for these words each time: a generic plan of a prepared statement
+            # cannot see which words are common and was measured seconds slower at 100k chunks
+            prepare=False,
         ).fetchall()
         return found if t is _CHUNKS else _best_per_chunk(found, k)
 
     def _document_frequencies(self, t: _Searched, terms: Sequence[str]) -> dict[str, int]:
-        """Rows holding each term, counted up to ``COMMON_TERM_ROWS + 1`` (an index-only
-        count: beyond the cap the exact figure changes no decision)."""
+        """Rows holding each term, counted up to ``DF_CAP + 1`` (an index-only count)."""
         if not terms:
             return {}
         rows = self.conn.execute(
             f"SELECT q.term, (SELECT count(*) FROM (SELECT 1 FROM {t.terms} t"
             "  WHERE t.term = q.term LIMIT %(cap)s) x) AS n FROM unnest(%(terms)s::text[]) q(term)",
-            {"terms": list(terms), "cap": COMMON_TERM_ROWS + 1},
+            {"terms": list(terms), "cap": DF_CAP + 1},
         ).fetchall()
         return {r["term"]: int(r["n"]) for r in rows}
 
     def _corpus_stats(self, t: _Searched) -> tuple[float, float]:
-        """Row count and mean terms per row of a searched table (cached a minute)."""
+        """Row count and mean terms per row of a searched table (cached a minute). Past
+        ``EXACT_STATS_ROWS`` rows, the planner's row estimate and the mean of a sample: an
+        exact count of 700k units took 0.4 s, paid by whichever question came next."""
         now = time.monotonic()
         at, stats = self._stats.get(t.table, (float("-inf"), (0.0, 1.0)))
         if now - at > 60:
-            row = self.conn.execute(
-                f"SELECT count(*) AS n, coalesce(avg(term_count), 1) AS avgdl FROM {t.table}"
-            ).fetchone()
-            stats = (float(row["n"]), max(1.0, float(row["avgdl"])))
+            estimate = self.conn.execute(
+                "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (t.table,)
+            ).fetchone()["reltuples"]
+            if estimate > EXACT_STATS_ROWS:
+                share = min(100.0, 100.0 * EXACT_STATS_ROWS / 2 / estimate)
+                row = self.conn.execute(
+                    f"SELECT %s::float8 AS n, avg(term_count) AS avgdl FROM {t.table}"
+                    " TABLESAMPLE SYSTEM (%s)",
+                    (estimate, share),
+                ).fetchone()
+            else:
+                row = self.conn.execute(
+                    f"SELECT count(*) AS n, avg(term_count) AS avgdl FROM {t.table}"
+                ).fetchone()
+            stats = (float(row["n"]), max(1.0, float(row["avgdl"] or 1)))
             self._stats[t.table] = (now, stats)
         return stats
 

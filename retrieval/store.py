@@ -87,6 +87,11 @@ class ChunkStore(ABC):
     def counts(self) -> dict[str, int]:
         """Complete documents, their pages and chunks."""
 
+    @abstractmethod
+    def catalog_version(self) -> str:
+        """Changes whenever a document is completed, replaced or deleted: what caches of
+        the graph's facts are checked against (the graph is written before ``complete``)."""
+
     # -- search: complete documents only; a row per chunk with what a citation needs --------
     # (chunk_id, document_id, document = title, source_path, section, page_start, page_end,
     # text, tokens, score), read by ``retrieval.base.Hit.from_row``.
