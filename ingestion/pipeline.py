@@ -243,6 +243,8 @@ class Ingestor:
                     summary.files.append(item)
                     if on_file_done:
                         on_file_done(item)
+            if any(f.status in ("added", "updated") for f in summary.files):
+                self.pg.refresh_statistics()
         except KeyboardInterrupt:
             interrupted = True
             raise

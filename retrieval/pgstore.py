@@ -40,9 +40,9 @@ _HIT_COLUMNS = (
 # Part numbers compared letters-and-digits only (a stored column with a trigram index).
 _COMPACT = "c.compact"
 # BM25 over ``chunk_terms`` (migrations 004, 006), bounded: each question word reads at most
-# PER_TERM of its postings, highest impact first (migration 006 indexes them so); the
-# CANDIDATES best chunks by those partial scores then get the weight of the words whose
-# postings were cut. A corpus where no word is in more than PER_TERM rows (a few thousand
+# PER_TERM of its postings, highest impact first (migration 006 indexes them so); the best
+# chunks by those partial scores (CANDIDATES_CUT of them) then get the weight of the words
+# whose postings were cut. A corpus where no word is in more than PER_TERM rows (a few thousand
 # pages) is ranked by plain BM25; at 100k chunks a question reads a few thousand postings
 # instead of every row holding 'engine'. Document frequencies are counted up to DF_CAP: a word
 # in more rows weighs as one in DF_CAP (an index-only count; beyond it the exact figure
@@ -50,6 +50,7 @@ _COMPACT = "c.compact"
 PER_TERM = 500
 DF_CAP = 2000
 CANDIDATES = 300
+CANDIDATES_CUT = 100  # when words are cut: each candidate then costs a probe per cut word
 EXACT_STATS_ROWS = 20_000  # counted exactly up to this size; past it, about 10k rows sampled
 BM25_K1, BM25_B = 1.2, 0.75  # migration 006's impact uses them too, at a length of 64 terms
 
@@ -137,6 +138,8 @@ class PgStore(ChunkStore):
             stored = self.conn.execute(
                 "SELECT value FROM store_meta WHERE key = 'embedding_dim'"
             ).fetchone()["value"]
+        if 6 in applied:  # rebuilt posting tables: index-only scans need their visibility map
+            self.conn.execute("VACUUM (ANALYZE) chunk_terms, unit_terms")
         if int(stored) != self.dim:
             raise StoreError(
                 f"this database holds {stored}-dimensional embeddings but the configured "
@@ -392,9 +395,9 @@ class PgStore(ChunkStore):
         the search units, each returned as its chunk (the best unit a chunk).
 
         Bounded: each word reads at most ``PER_TERM`` postings (best impact first) and rare
-        identifiers add the chunks holding them; the ``CANDIDATES`` best by that partial
-        score get the weight of the cut words' postings they hold (a primary-key probe
-        each), and are ranked by the whole score."""
+        identifiers add the chunks holding them; the best by that partial score (``CANDIDATES``,
+        ``CANDIDATES_CUT`` when words were cut) get the weight of the cut words' postings they
+        hold (a primary-key probe each), and are ranked by the whole score."""
         t = _SEARCHED[over]
         terms = list(dict.fromkeys(index_terms(query)))
         likes = [f"%{i}%" for i in identifiers] if t is _CHUNKS else []
@@ -422,12 +425,12 @@ class PgStore(ChunkStore):
         params: dict = {
             "terms": terms,
             "idf": idf,
-            "cut": [df[w] > PER_TERM for w in terms],
+            "cut": (cut := [df[w] > PER_TERM for w in terms]),
             "avgdl": avgdl,
             "per_term": PER_TERM,
-            "m": max(CANDIDATES, k * t.per_chunk),
+            "m": (m := max(CANDIDATES_CUT if any(cut) else CANDIDATES, k * t.per_chunk)),
             # chunks: the k best; units: every candidate, several of which may share a chunk
-            "limit": k if t is _CHUNKS else max(CANDIDATES, k * t.per_chunk),
+            "limit": k if t is _CHUNKS else m,
             **{f"i{n}": like for n, like in enumerate(likes)},
         }
         found = self.conn.execute(
@@ -443,14 +446,14 @@ class PgStore(ChunkStore):
             # ranked by what was read; scored by the uncut words' postings read ...
             " cand AS (SELECT id, sum(s) AS s, coalesce(sum(s) FILTER (WHERE NOT cut), 0) AS kept"
             "  FROM part GROUP BY id ORDER BY s DESC, id LIMIT %(m)s),"
-            # ... plus a primary-key probe per candidate and cut word (LATERAL: never a scan
-            # of a common word's postings)
-            " more AS (SELECT cand.id, x.s FROM cand CROSS JOIN LATERAL"
+            # ... plus a primary-key probe per candidate and cut word (LATERAL, once per
+            # candidate: never a scan of a common word's postings)
+            " scored AS (SELECT cand.id, cand.kept + coalesce(x.s, 0) AS score"
+            "  FROM cand CROSS JOIN LATERAL"
             f"  (SELECT sum({bm25}) AS s FROM q JOIN {t.terms} t"
             f"   ON t.term = q.term AND t.{t.key} = cand.id WHERE q.cut) x)"
-            f" SELECT {_HIT_COLUMNS}, {t.unit_text} AS unit,"
-            " cand.kept + coalesce(more.s, 0) AS score"
-            f" FROM cand LEFT JOIN more ON more.id = cand.id JOIN {t.table} u ON u.id = cand.id"
+            f" SELECT {_HIT_COLUMNS}, {t.unit_text} AS unit, scored.score"
+            f" FROM scored JOIN {t.table} u ON u.id = scored.id"
             f" JOIN chunks c ON c.id = u.{t.chunk} JOIN documents d ON d.id = c.document_id"
             f" WHERE d.status = 'complete' AND {t.where} ORDER BY score DESC, u.id"
             " LIMIT %(limit)s",
@@ -533,6 +536,9 @@ class PgStore(ChunkStore):
             r["similarity"] = float(r["similarity"])
         order = {c: i for i, c in enumerate(chunk_ids)}
         return sorted(rows, key=lambda r: (order[r["chunk_id"]], r["ordinal"]))
+
+    def refresh_statistics(self) -> None:
+        self.conn.execute("ANALYZE chunks, chunk_terms, units, unit_terms")
 
     # -- claims -------------------------------------------------------------------------
     def claim(self, name: str, wait: bool = False) -> bool:

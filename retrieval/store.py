@@ -124,6 +124,11 @@ class ChunkStore(ABC):
         """The search units of these chunks, in chunk order: id, chunk_id, ordinal, kind,
         text and ``similarity`` (cosine to ``embedding``). What answers select from."""
 
+    @abstractmethod
+    def refresh_statistics(self) -> None:
+        """After a batch is written: let the database plan searches from the new data (a
+        freshly loaded table planned from no statistics read every posting of every word)."""
+
     # -- claims: several ingestion workers on one database --------------------------------
     @abstractmethod
     def claim(self, name: str, wait: bool = False) -> bool:
