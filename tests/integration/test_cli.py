@@ -77,6 +77,9 @@ def test_ctrl_c_leaves_consistent_stores_and_a_clear_message(scratch, model_cach
         cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a test run started as a background job (`make test &`) has
+        # SIGINT ignored, its children inherit that, and Python then never raises Ctrl-C
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stderr is not None
     for line in proc.stderr:
