@@ -35,7 +35,7 @@ BULK = {
 def _real_units(pg) -> list[dict]:
     """Every unit of the complete real documents, in reading order."""
     return pg.conn.execute(
-        "SELECT u.id, u.chunk_id, c.document_id, length(u.text) AS chars"
+        "SELECT u.id, c.document_id"
         " FROM units u JOIN chunks c ON c.id = u.chunk_id"
         " JOIN documents d ON d.id = c.document_id"
         " WHERE d.status = 'complete' AND d.id <> %s"
@@ -65,7 +65,7 @@ def _runs(units: list[dict], start: int, n: int, seed: int) -> list[list[int]]:
     return out
 
 
-def _scratch_tables(pg, units: list[dict]) -> None:
+def _scratch_tables(pg) -> None:
     """Per real unit: its text's term counts; per real chunk: its section path's."""
     from maint.domain import search_path
     from retrieval.pgstore import term_counts
@@ -109,7 +109,7 @@ def grow(pg, total: int, with_units: bool, seed: int = 0) -> dict:
     units = _real_units(pg)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    _scratch_tables(pg, units)
+    _scratch_tables(pg)
     runs = _runs(units, start, n, seed)
     timings["generate_s"] = time.perf_counter() - t0
 
