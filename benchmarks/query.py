@@ -151,28 +151,49 @@ def prepared_vector_statements(pg) -> list[dict]:
 
 
 def time_retrieval(
-    retriever, embedder, pg, settings, questions: list[str], warmup: int, budget_s: float
+    retriever,
+    embedder,
+    pg,
+    settings,
+    questions: list[str],
+    warmup: int,
+    budget_s: float,
+    baseline=None,
 ) -> dict:
     """A warm-up pass over the first ``warmup`` questions, then per question: the fused
-    retrieval with its stage timings, and separately embedding alone and pgvector alone.
+    retrieval with its stage timings, the ``baseline`` retriever's on the same question (the
+    two in turns, alternating which goes first), and embedding alone and pgvector alone.
     The questions are taken in a fixed shuffled order, so that a pass cut short by the time
     budget still measures a spread of them."""
     k, ef = settings.retrieve_candidates, settings.hnsw_ef_search
     for q in questions[:warmup]:
         retriever.retrieve(q, use_graph=True)
+        if baseline is not None:
+            baseline.retrieve(q, use_graph=True)
         pg.vector_search(embedder.embed([q])[0], k, ef_search=ef)
     order = list(questions)
     random.Random(0).shuffle(order)
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
-    fused, embed_only, pg_only = [], [], []
+    fused, base, embed_only, pg_only = [], [], [], []
+    same_top5 = 0
     scans0 = hnsw_scans(pg)
     started = time.perf_counter()
-    for q in order:
+    for n, q in enumerate(order):
         if over_budget(started, len(fused), budget_s):
             break
+        if baseline is not None and n % 2:
+            t0 = time.perf_counter()
+            b = baseline.retrieve(q, use_graph=True)
+            base.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         r = retriever.retrieve(q, use_graph=True)
         fused.append(time.perf_counter() - t0)
+        if baseline is not None and not n % 2:
+            t0 = time.perf_counter()
+            b = baseline.retrieve(q, use_graph=True)
+            base.append(time.perf_counter() - t0)
+        if baseline is not None:
+            same_top5 += [h.chunk_id for h in b.fused[:5]] == [h.chunk_id for h in r.fused[:5]]
         for s in STAGES:
             stages[s].append(r.timings.get(s, 0.0))
         t0 = time.perf_counter()
@@ -192,9 +213,21 @@ def time_retrieval(
         "embed_only": pct(embed_only),
         "pgvector_only": pct(pg_only),
         "fused_total": pct(fused),
+        **(
+            {
+                "baseline_total": pct(base),
+                "baseline_over_fused_p50": round(np.median(base) / np.median(fused), 2),
+                "baseline_over_fused_p95": round(
+                    float(np.percentile(base, 95) / np.percentile(fused, 95)), 2
+                ),
+                "same_top5_as_baseline": same_top5,
+            }
+            if base
+            else {}
+        ),
         # two vector queries per question: the retriever's and the pgvector-only one
         "hnsw_index_scans": hnsw_scans(pg) - scans0,
-        "vector_queries": 2 * len(fused),
+        "vector_queries": (3 if base else 2) * len(fused),
         "load1": load1(),
     }
 
@@ -394,7 +427,7 @@ def run(args) -> dict:
     from infra.embedded import remove_workspace
     from infra.services import stores
     from ingestion.pipeline import Ingestor
-    from maint.embed import SentenceTransformerEmbedder
+    from maint.embed import SentenceTransformerEmbedder, embedder_for
     from maint.settings import Settings
     from retrieval.graph_facts import GraphRetriever
     from retrieval.hybrid import HybridRetriever
@@ -405,7 +438,8 @@ def run(args) -> dict:
     settings = Settings(data_dir=work / "data")
     out: dict = {"machine": machine(), "load1_start": load1()}
     try:
-        embedder = SentenceTransformerEmbedder(
+        embedder = embedder_for(settings, lazy=False)  # the default: fp32 ONNX
+        torch_embedder = SentenceTransformerEmbedder(
             settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
         )
         with stores(settings) as (pg, graph):
@@ -420,15 +454,28 @@ def run(args) -> dict:
             if summary.failed:
                 raise RuntimeError(f"ingestion failed: {summary.to_dict()}")
             out["corpus"] = {**pg.counts(), "ingest_s": round(time.perf_counter() - t0, 1)}
-            retriever = HybridRetriever(settings, pg, embedder, GraphRetriever(graph, pg))
+            graph_retriever = GraphRetriever(graph, pg)
+            retriever = HybridRetriever(settings, pg, embedder, graph_retriever)
+            # the baseline: the retriever before issue 18's last steps (torch embedding,
+            # every search one after another on one connection)
+            baseline = HybridRetriever(settings, pg, torch_embedder, graph_retriever, beside=False)
             k = settings.retrieve_candidates
 
             log(f"sample scale: {len(questions)} questions")
             out["sample"] = time_retrieval(
-                retriever, embedder, pg, settings, questions, len(questions), args.budget
+                retriever,
+                embedder,
+                pg,
+                settings,
+                questions,
+                len(questions),
+                args.budget,
+                baseline,
             )
             out["sample"]["chunks"] = out["corpus"]["chunks"]
-            out["sample"]["embed_only_torch_1_thread"] = time_embed_one_thread(embedder, questions)
+            out["sample"]["embed_only_torch_1_thread"] = time_embed_one_thread(
+                torch_embedder, questions
+            )
 
             if args.answers > 0:
                 log(f"answers: {args.answers} questions")
@@ -450,7 +497,14 @@ def run(args) -> dict:
                 grown = synthetic.grow(pg, size, with_units=units)
                 log(f"{size // 1000}k scale: {len(questions)} questions")
                 timed = time_retrieval(
-                    retriever, embedder, pg, settings, questions, args.large_warmup, args.budget
+                    retriever,
+                    embedder,
+                    pg,
+                    settings,
+                    questions,
+                    args.large_warmup,
+                    args.budget,
+                    baseline,
                 )
                 embeddings = embedder.embed(questions)
                 log(f"ef_search sweep {args.ef}: recall@10 against exact")
@@ -505,6 +559,7 @@ def print_retrieval(title: str, r: dict, target: int = 0) -> None:
         ("graph (the real corpus')", r["stages"]["graph"]),
         ("fusion", r["stages"]["fusion"]),
         ("fused retrieval (total)", r["fused_total"]),
+        *([("  baseline (torch, serial)", r["baseline_total"])] if "baseline_total" in r else []),
     ]
     for name, s in rows:
         note = ""
@@ -512,6 +567,14 @@ def print_retrieval(title: str, r: dict, target: int = 0) -> None:
         if goal and name.startswith("fused"):
             note = f"p95 < {goal:.0f} ms: {verdict(s['p95_ms'] < goal)}"
         print(f"{name:<28}{s['p50_ms']:>9.2f}{s['p95_ms']:>9.2f}{s['mean_ms']:>9.2f}  {note}")
+    if "baseline_total" in r:
+        print(
+            f"baseline / fused: p50 x{r['baseline_over_fused_p50']}, p95"
+            f" x{r['baseline_over_fused_p95']}; same top 5 on {r['same_top5_as_baseline']} of"
+            f" {r['questions']} questions (the baseline: torch embedding and every search one"
+            " after another on one connection, as before; fused: fp32 ONNX embedding while"
+            " keyword searches run on two connections of their own)"
+        )
     print(f"HNSW index scans: {r['hnsw_index_scans']} for {r['vector_queries']} vector queries")
 
 
@@ -677,6 +740,7 @@ def main() -> None:
             "target": FUSED_P95_TARGETS_MS.get(sc["size"]),
             "chunks": sc["tables"]["chunks"],
             "value": sc["retrieval"]["fused_total"]["p95_ms"],
+            "baseline": sc["retrieval"].get("baseline_total", {}).get("p95_ms"),
             "met": sc["retrieval"]["fused_total"]["p95_ms"]
             < FUSED_P95_TARGETS_MS.get(sc["size"], float("inf")),
         }

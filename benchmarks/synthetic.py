@@ -27,7 +27,7 @@ MIN_RUN, MAX_RUN = 3, 10
 BULK = {
     "chunks": ("chunks_compact_trgm", "chunks_embedding_hnsw"),
     "chunk_terms": ("chunk_terms_chunk", "chunk_terms_impact"),
-    "units": ("units_embedding_hnsw",),
+    "units": ("units_embedding_hnsw", "units_part_row_hnsw"),
     "unit_terms": ("unit_terms_unit", "unit_terms_impact", "unit_terms_part_rows"),
 }
 

@@ -77,13 +77,14 @@ def embedder_for(settings: Settings, lazy: bool = True) -> Embedder:
     """The embedder the settings name (``embedding_backend``); lazy: loaded on first use."""
 
     def load() -> Embedder:
-        if settings.embedding_backend == "onnx-int8":
+        if settings.embedding_backend.startswith("onnx") and settings.embedding_device == "cpu":
             from maint.embed_onnx import OnnxEmbedder
             from maint.output import err
 
             return OnnxEmbedder(
                 settings.embedding_model or default_model_path(),
                 settings.models_dir,
+                "int8" if settings.embedding_backend == "onnx-int8" else "fp32",
                 notify=err.print,
             )
         return SentenceTransformerEmbedder(

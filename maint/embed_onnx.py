@@ -1,7 +1,12 @@
-"""The int8 ONNX embedder: the local sentence-transformers model, exported once to ONNX,
-its operators fused and its weights quantized to int8, run by onnxruntime.
+"""The ONNX embedders: the local sentence-transformers model, exported once to ONNX with its
+operators fused, run by onnxruntime; in fp32 (the default backend) or with weights quantized
+to int8.
 
-On the 2-core CPU of the benchmarks it encoded the real manuals' chunks 2.3x faster than
+fp32 gives torch's vectors (cosine 0.9999996 at worst on the real manuals' chunks) in about
+half the time: 6.8 s against 11.9 s for 200 chunks, a question in 8 ms against 16 ms on the
+2-core CPU of the benchmarks (onnxruntime's fused attention and layer norm, no padding).
+
+int8: on the 2-core CPU of the benchmarks it encoded the real manuals' chunks 2.3x faster than
 torch fp32 in CPU time, at a cosine of 0.992 or more to the fp32 vectors, with the fused
 retriever's recall@5 unchanged or better on both eval sets (``benchmarks/ingest.py``,
 README). The export runs at first use, from the local weights (nothing is downloaded), into
@@ -32,7 +37,9 @@ from maint.errors import MaintError
 from maint.filelock import file_lock
 
 ONNX_FILE = "model.onnx"
-_FORMAT = "int8-v1"  # bump when the export recipe changes: old caches are then ignored
+# Per precision, the export recipe's version: bump one when its recipe changes, and the old
+# caches are ignored.
+FORMATS = {"fp32": "fp32-v1", "int8": "int8-v1"}
 _GELU_OPS = {"Gelu", "BiasGelu", "FastGelu"}
 
 
@@ -59,20 +66,21 @@ def _sentence_config(model_path: Path) -> tuple[str, int]:
     return mode, int(bert.get("max_seq_length", 256))
 
 
-def cache_dir(model_path: Path, models_dir: Path) -> Path:
+def cache_dir(model_path: Path, models_dir: Path, precision: str = "int8") -> Path:
     """Where the export of this model lives: keyed by its weights, so new weights re-export."""
-    digest = hashlib.sha256(_FORMAT.encode())
+    fmt = FORMATS[precision]
+    digest = hashlib.sha256(fmt.encode())
     for name in ("config.json", "modules.json"):
         digest.update((model_path / name).read_bytes())
     for weights in sorted(model_path.glob("*.safetensors")) + sorted(model_path.glob("*.bin")):
         stat = weights.stat()
         digest.update(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     name = model_path.parent.name if model_path.name == "model" else model_path.name
-    return models_dir / f"embedding-{name}-{digest.hexdigest()[:12]}-{_FORMAT}"
+    return models_dir / f"embedding-{name}-{digest.hexdigest()[:12]}-{fmt}"
 
 
-def _export(model_path: Path, out: Path, mode: str) -> None:
-    """torch -> ONNX (eager attention, so onnxruntime fuses it) -> fused -> int8."""
+def _export(model_path: Path, out: Path, mode: str, precision: str) -> None:
+    """torch -> ONNX (eager attention, so onnxruntime fuses it) -> fused (-> int8)."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers.optimizer import optimize_model
@@ -122,6 +130,11 @@ def _export(model_path: Path, out: Path, mode: str) -> None:
         hidden_size=config.hidden_size,
     )
     optimized.save_model_to_file(str(fused))
+    tokenizer.save_pretrained(out)
+    fp32.unlink()
+    if precision == "fp32":
+        fused.rename(out / ONNX_FILE)
+        return
     graph = optimized.model.graph
     producer = {o: node.op_type for node in graph.node for o in node.output}
     down_projections = [
@@ -144,14 +157,14 @@ def _export(model_path: Path, out: Path, mode: str) -> None:
         )
     finally:
         root.setLevel(level)
-    fp32.unlink()
     fused.unlink()
-    tokenizer.save_pretrained(out)
 
 
-def exported_model(model_path: Path, models_dir: Path, notify=None) -> Path:
-    """The int8 ONNX folder of ``model_path``, exported on first use (about 10 s)."""
-    target = cache_dir(model_path, models_dir)
+def exported_model(
+    model_path: Path, models_dir: Path, precision: str = "int8", notify=None
+) -> Path:
+    """The ONNX folder of ``model_path`` in ``precision``, exported on first use (about 10 s)."""
+    target = cache_dir(model_path, models_dir, precision)
     if (target / ONNX_FILE).is_file():
         return target
     with file_lock(models_dir / f".{target.name}.lock"):
@@ -161,17 +174,17 @@ def exported_model(model_path: Path, models_dir: Path, notify=None) -> Path:
             shutil.rmtree(stale, ignore_errors=True)
         mode, _ = _sentence_config(model_path)
         if notify:
-            notify(f"exporting the embedding model to int8 ONNX once, into {target}")
+            notify(f"exporting the embedding model to {precision} ONNX once, into {target}")
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=models_dir))
         tmp.chmod(0o755)
         try:
             started = time.perf_counter()
-            _export(model_path, tmp, mode)
+            _export(model_path, tmp, mode, precision)
             (tmp / "export.json").write_text(
                 json.dumps(
                     {
                         "from": str(model_path),
-                        "format": _FORMAT,
+                        "format": FORMATS[precision],
                         "mode": mode,
                         "seconds": round(time.perf_counter() - started, 1),
                     }
@@ -193,16 +206,18 @@ def exported_model(model_path: Path, models_dir: Path, notify=None) -> Path:
 
 
 class OnnxEmbedder:
-    """Embeds with the int8 ONNX export; tokenizes exactly as the torch embedder does, so
-    chunk boundaries (counted in tokens) do not depend on the backend."""
+    """Embeds with the ONNX export (``precision`` fp32 or int8); tokenizes exactly as the torch
+    embedder does, so chunk boundaries (counted in tokens) do not depend on the backend."""
 
-    def __init__(self, model_path: str, models_dir: Path, notify=None) -> None:
+    def __init__(
+        self, model_path: str, models_dir: Path, precision: str = "int8", notify=None
+    ) -> None:
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
         source = Path(model_path)
         _, self.max_tokens = _sentence_config(source)
-        folder = exported_model(source, models_dir, notify)
+        folder = exported_model(source, models_dir, precision, notify)
         options = ort.SessionOptions()
         # Waiting threads sleep instead of spinning: on a shared 2-core CPU, spinning ones
         # starve the parser processes and the database (see maint.process).
@@ -219,10 +234,11 @@ class OnnxEmbedder:
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """One text per run: dynamic quantization scales activations per run, so alone a
-        text's vector does not depend on its neighbours (a chunk gets the same vector in any
-        batch, a question the same as at ingest), needs no padding, and was measured faster
-        than batches of 64 on 2 cores and closer to fp32 (cosine 0.992 at worst, not 0.991)."""
+        """One text per run: needs no padding, and was measured faster on 2 cores than batches
+        (fp32: 6.8 s for 200 chunks against 7.4 s in length-sorted batches of 16). For int8
+        it also matters: dynamic quantization scales activations per run, so alone a text's
+        vector does not depend on its neighbours (a chunk gets the same vector in any batch, a
+        question the same as at ingest), closer to fp32 (cosine 0.992 at worst, not 0.991)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out

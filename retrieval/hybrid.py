@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +45,11 @@ class Retrieval:
         return self.best_similarity >= min_similarity or self.identifier_found
 
 
+# The keyword searches each side thread runs, in order: on 2 cores, three streams (this
+# thread embedding and searching vectors, two in the database) measured fastest.
+LANES = (("keyword", "keyword_part_rows"), ("keyword_units",))
+
+
 class HybridRetriever:
     def __init__(
         self,
@@ -51,60 +57,96 @@ class HybridRetriever:
         pg: ChunkStore,
         embedder: Embedder,
         graph: GraphRetriever | None = None,
+        beside: bool = True,
     ):
+        """``beside``: keyword searches run on connections of their own while this thread
+        embeds (False: one after another on ``pg``'s, as a baseline)."""
         self.settings = settings
         self.embedder = embedder
         self.vector = VectorRetriever(pg, embedder, settings.hnsw_ef_search)
         ef = settings.hnsw_ef_search
         self.vector_units = VectorRetriever(pg, embedder, ef, over="units")
         self.vector_parts = VectorRetriever(pg, embedder, ef, over="part_rows")
-        self.keyword = KeywordRetriever(pg)
-        self.keyword_units = KeywordRetriever(pg, over="units")
-        self.keyword_parts = KeywordRetriever(pg, over="part_rows")
+        self.pg = pg
+        self.keywords = keyword_retrievers(pg)
+        self._side: list[dict[str, KeywordRetriever]] = []
+        self.lanes = LANES if beside else ()
+        self._pool = ThreadPoolExecutor(max(1, len(self.lanes)), thread_name_prefix="maint-keyword")
         self.graph = graph
+        # in the order fused: the first retriever to find a chunk gives its hit's fields
         self.weights = {
             "vector": settings.weight_vector,
-            "keyword": settings.weight_keyword,
             "vector_units": settings.weight_units,
+            "keyword": settings.weight_keyword,
             "keyword_units": settings.weight_units,
             "vector_part_rows": settings.weight_units,
             "keyword_part_rows": settings.weight_units,
             "graph": settings.weight_graph,
         }
 
+    def _lanes(self) -> list[dict[str, KeywordRetriever]] | None:
+        """Per side thread, its keyword retrievers on its own handle on the store; None
+        when the store has no other handles."""
+        stores = [self.pg.searcher(slot) for slot in range(len(self.lanes))]
+        if not stores or any(store is None for store in stores):
+            return None
+        if [lane["keyword"].pg for lane in self._side] != stores:
+            self._side = [keyword_retrievers(store) for store in stores]  # (re)connected
+        return self._side
+
     def retrieve(self, query: str, use_graph: bool = True) -> Retrieval:
         s = self.settings
         n = s.retrieve_candidates
-        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        timings: dict[str, float] = {}  # per stage; stages overlap: "total" is the wall time
         ranked: dict[str, list[Hit]] = {}
+        parts = asks_for_identifier(query)  # a stock or part number is asked: parts lists answer
 
         def timed(name: str, search: Callable[[], list[Hit]]) -> None:
             t0 = time.perf_counter()
             ranked[name] = search()
             timings[name] = time.perf_counter() - t0
 
+        def keyword_searches(retrievers: dict[str, KeywordRetriever], names: tuple[str, ...]):
+            for name in names:
+                if parts or name != "keyword_part_rows":
+                    timed(name, lambda r=retrievers[name]: r.retrieve(query, n))
+
+        # Keyword searches need no embedding: on connections of their own they run in the
+        # database while this thread embeds the question and searches vectors.
+        lanes = self._lanes()
+        beside = [
+            self._pool.submit(keyword_searches, lane, names)
+            for lane, names in zip(lanes or [], self.lanes, strict=False)
+        ]
         t0 = time.perf_counter()
         embedding = self.embedder.embed([query])[0]
         timings["embed"] = time.perf_counter() - t0
         timed("vector", lambda: self.vector.search(embedding, n))
         timed("vector_units", lambda: self.vector_units.search(embedding, n))
-        timed("keyword", lambda: self.keyword.retrieve(query, n))
-        timed("keyword_units", lambda: self.keyword_units.retrieve(query, n))
-        if asks_for_identifier(query):  # a stock or part number is asked: parts lists answer
+        if parts:
             timed("vector_part_rows", lambda: self.vector_parts.search(embedding, n))
-            timed("keyword_part_rows", lambda: self.keyword_parts.retrieve(query, n))
+        if not beside:
+            keyword_searches(self.keywords, tuple(self.keywords))
         lookup = None
         if use_graph and self.graph is not None:
             t0 = time.perf_counter()
             lookup = self.graph.lookup(query)
             ranked["graph"] = self.graph.hits(lookup, n)
             timings["graph"] = time.perf_counter() - t0
+        if beside:
+            t0 = time.perf_counter()
+            for future in beside:
+                future.result()
+            timings["keyword_wait"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        ranked = {name: ranked[name] for name in self.weights if name in ranked}  # fixed order
         fused = rrf(ranked, self.weights, s.rrf_k)
         context = budget(fused, s.context_chunks, s.context_tokens)
         facts = lookup.context_facts([h.chunk_id for h in context]) if lookup else []
         ids = identifier_candidates(query)
         timings["fusion"] = time.perf_counter() - t0
+        timings["total"] = time.perf_counter() - started
         vec = ranked.get("vector") or []
         return Retrieval(
             query=query,
@@ -118,6 +160,12 @@ class HybridRetriever:
             linked=lookup,
             embedding=embedding,
         )
+
+
+def keyword_retrievers(pg: ChunkStore) -> dict[str, KeywordRetriever]:
+    """Keyword search over chunks, over search units, over parts-list rows, by name."""
+    found = [KeywordRetriever(pg, over) for over in ("chunks", "units", "part_rows")]
+    return {r.name: r for r in found}
 
 
 def budget(hits: list[Hit], max_chunks: int, max_tokens: int) -> list[Hit]:

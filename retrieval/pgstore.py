@@ -107,6 +107,8 @@ class PgStore(ChunkStore):
         register_vector(self.conn)
         # per searched table: (when counted, (rows, mean terms per row))
         self._stats: dict[str, tuple[float, tuple[float, float]]] = {}
+        self._searchers: dict[int, PgStore] = {}
+        self._common: dict[str, set[str]] = {}  # per terms table: words in > DF_CAP rows
 
     # -- schema -------------------------------------------------------------------------
     def migrate(self) -> list[int]:
@@ -163,7 +165,15 @@ class PgStore(ChunkStore):
             )
 
     def close(self) -> None:
+        for searcher in self._searchers.values():
+            searcher.close()
         self.conn.close()
+
+    def searcher(self, slot: int = 0) -> PgStore:
+        store = self._searchers.get(slot)
+        if store is None or store.conn.closed:
+            store = self._searchers[slot] = PgStore(self.url, self.dim)
+        return store
 
     # -- documents ----------------------------------------------------------------------
     def _docs(self, where: str, params: Sequence = ()) -> list[DocumentRecord]:
@@ -376,16 +386,15 @@ class PgStore(ChunkStore):
                 " set_config('enable_indexscan', %s, true)",
                 (str(max(ef_search, k * t.per_chunk)), "off" if exact else "on"),
             )
-            rows = self.conn.execute(
-                f"SELECT {_HIT_COLUMNS}, {t.unit_text} AS unit, 1 - v.dist AS score FROM ("
-                f"  SELECT id, embedding <=> %(q)s AS dist FROM {t.table} u WHERE {t.where}"
-                "  ORDER BY embedding <=> %(q)s LIMIT %(n)s) v"
-                f" JOIN {t.table} u ON u.id = v.id JOIN chunks c ON c.id = u.{t.chunk}"
-                " JOIN documents d ON d.id = c.document_id"
-                " WHERE d.status = 'complete' ORDER BY v.dist",
-                {"q": vec, "n": k * t.per_chunk},
+            return self.conn.execute(
+                _hits(
+                    t,
+                    "SELECT id, 1 - dist AS score FROM ("
+                    f" SELECT id, embedding <=> %(q)s AS dist FROM {t.table} u WHERE {t.where}"
+                    " ORDER BY embedding <=> %(q)s LIMIT %(n)s) v",
+                ),
+                {"q": vec, "n": k * t.per_chunk, "limit": k},
             ).fetchall()
-        return rows if t is _CHUNKS else _best_per_chunk(rows, k)
 
     def keyword_search(
         self, query: str, identifiers: Sequence[str], k: int, over: SearchOver = "chunks"
@@ -428,9 +437,8 @@ class PgStore(ChunkStore):
             "cut": (cut := [df[w] > PER_TERM for w in terms]),
             "avgdl": avgdl,
             "per_term": PER_TERM,
-            "m": (m := max(CANDIDATES_CUT if any(cut) else CANDIDATES, k * t.per_chunk)),
-            # chunks: the k best; units: every candidate, several of which may share a chunk
-            "limit": k if t is _CHUNKS else m,
+            "m": max(CANDIDATES_CUT if any(cut) else CANDIDATES, k * t.per_chunk),
+            "limit": k,
             **{f"i{n}": like for n, like in enumerate(likes)},
         }
         found = self.conn.execute(
@@ -452,31 +460,35 @@ class PgStore(ChunkStore):
             "  FROM cand CROSS JOIN LATERAL"
             f"  (SELECT sum({bm25}) AS s FROM q JOIN {t.terms} t"
             f"   ON t.term = q.term AND t.{t.key} = cand.id WHERE q.cut) x)"
-            f" SELECT {_HIT_COLUMNS}, {t.unit_text} AS unit, scored.score"
-            f" FROM scored JOIN {t.table} u ON u.id = scored.id"
-            f" JOIN chunks c ON c.id = u.{t.chunk} JOIN documents d ON d.id = c.document_id"
-            f" WHERE d.status = 'complete' AND {t.where} ORDER BY score DESC, u.id"
-            " LIMIT %(limit)s",
+            f" {_hits(t, 'SELECT id, score FROM scored')}",
             params,
             # planned for these words each time: a generic plan of a prepared statement
             # cannot see which words are common and was measured seconds slower at 100k chunks
             prepare=False,
         ).fetchall()
-        return found if t is _CHUNKS else _best_per_chunk(found, k)
+        return found
 
     def _document_frequencies(self, t: _Searched, terms: Sequence[str]) -> dict[str, int]:
-        """Rows holding each term, counted up to ``DF_CAP + 1`` (an index-only count)."""
-        if not terms:
-            return {}
-        rows = self.conn.execute(
-            f"SELECT q.term, (SELECT count(*) FROM (SELECT 1 FROM {t.terms} t"
-            "  WHERE t.term = q.term LIMIT %(cap)s) x) AS n FROM unnest(%(terms)s::text[]) q(term)",
-            {"terms": list(terms), "cap": DF_CAP + 1},
-        ).fetchall()
-        return {r["term"]: int(r["n"]) for r in rows}
+        """Rows holding each term, counted up to ``DF_CAP + 1`` (an index-only count). A word
+        at the cap is remembered until the corpus statistics are next refreshed: those are the
+        costly counts, and only deletions could bring one under the cap."""
+        common = self._common.setdefault(t.table, set())
+        found = {w: DF_CAP + 1 for w in terms if w in common}
+        missing = [w for w in terms if w not in found]
+        if missing:
+            rows = self.conn.execute(
+                f"SELECT q.term, (SELECT count(*) FROM (SELECT 1 FROM {t.terms} t"
+                "  WHERE t.term = q.term LIMIT %(cap)s) x) AS n"
+                " FROM unnest(%(terms)s::text[]) q(term)",
+                {"terms": missing, "cap": DF_CAP + 1},
+            ).fetchall()
+            found |= {r["term"]: int(r["n"]) for r in rows}
+            common |= {w for w in missing if found[w] > DF_CAP}
+        return found
 
     def _corpus_stats(self, t: _Searched) -> tuple[float, float]:
-        """Row count and mean terms per row of a searched table (cached a minute). Past
+        """Row count and mean terms per row of a searched table (cached a minute, and with
+        them which words are common). Past
         ``EXACT_STATS_ROWS`` rows, the planner's row estimate and the mean of a sample: an
         exact count of 700k units took 0.4 s, paid by whichever question came next."""
         now = time.monotonic()
@@ -498,6 +510,7 @@ class PgStore(ChunkStore):
                 ).fetchone()
             stats = (float(row["n"]), max(1.0, float(row["avgdl"] or 1)))
             self._stats[t.table] = (now, stats)
+            self._common.pop(t.table, None)
         return stats
 
     def _rare(self, like: str) -> bool:
@@ -539,6 +552,8 @@ class PgStore(ChunkStore):
 
     def refresh_statistics(self) -> None:
         self.conn.execute("ANALYZE chunks, chunk_terms, units, unit_terms")
+        self._stats.clear()  # counted again at the next search, from the new rows
+        self._common.clear()
 
     # -- claims -------------------------------------------------------------------------
     def claim(self, name: str, wait: bool = False) -> bool:
@@ -579,13 +594,15 @@ def term_counts(text: str) -> dict[str, int]:
     return counts
 
 
-def _best_per_chunk(rows: list[dict], k: int) -> list[dict]:
-    """The first row of each chunk, in order, at most ``k``: units found several times bring
-    their chunk once, at its best unit's place."""
-    seen: set[str] = set()
-    out = []
-    for r in rows:
-        if r["chunk_id"] not in seen:
-            seen.add(r["chunk_id"])
-            out.append(r)
-    return out[:k]
+def _hits(t: _Searched, scored: str) -> str:
+    """The hits of ``scored`` (a query giving rows of ``t`` as id, score): each chunk once, at
+    its best row's score (units found several times bring their chunk once), best first, at
+    most ``%(limit)s``, from complete documents. Only those few chunks are read and sent."""
+    return (
+        f"SELECT {_HIT_COLUMNS}, b.unit, b.score FROM ("
+        f" SELECT DISTINCT ON (u.{t.chunk}) u.{t.chunk} AS chunk, u.id, {t.unit_text} AS unit,"
+        f"  s.score FROM ({scored}) s JOIN {t.table} u ON u.id = s.id WHERE {t.where}"
+        f" ORDER BY u.{t.chunk}, s.score DESC, u.id) b"
+        " JOIN chunks c ON c.id = b.chunk JOIN documents d ON d.id = c.document_id"
+        " WHERE d.status = 'complete' ORDER BY b.score DESC, b.id LIMIT %(limit)s"
+    )

@@ -124,6 +124,12 @@ class ChunkStore(ABC):
         """The search units of these chunks, in chunk order: id, chunk_id, ordinal, kind,
         text and ``similarity`` (cosine to ``embedding``). What answers select from."""
 
+    def searcher(self, slot: int = 0) -> ChunkStore | None:
+        """Another handle on the same store (one per ``slot``), for searches run in other
+        threads beside this one's: its own connection, opened once, closed with this store.
+        None when the store has no other handle to give: searches then run one after another."""
+        return None
+
     @abstractmethod
     def refresh_statistics(self) -> None:
         """After a batch is written: let the database plan searches from the new data (a

@@ -97,9 +97,8 @@ async def answer_question(
     state.metrics.observe_answer(answer)
     backends.note_model(answer.model)
     t = answer.timings
-    request_note.timings_ms["retrieve"] = round(
-        sum(v for k, v in t.items() if k.startswith("retrieve_")), 1
-    )
+    if "retrieve_total" in t:
+        request_note.timings_ms["retrieve"] = round(t["retrieve_total"], 1)
     for stage, name in (("generate", "generate"), ("guard", "guard"), ("total", "answer")):
         if stage in t:
             request_note.timings_ms[name] = t[stage]

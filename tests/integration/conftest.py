@@ -12,19 +12,22 @@ from pathlib import Path
 
 import pytest
 
-from maint.embed import SentenceTransformerEmbedder
+from maint.embed import Embedder, embedder_for
+from maint.settings import Settings
 from tests.helpers import SAMPLES, Workspace, workspace
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder()
+def model_cache(tmp_path_factory) -> Path:
+    """One converted copy of the bundled generator and of the embedding model's ONNX exports
+    for the whole session (they take ~20 s and ~10 s)."""
+    return tmp_path_factory.mktemp("models")
 
 
 @pytest.fixture(scope="session")
-def model_cache(tmp_path_factory) -> Path:
-    """One converted copy of the bundled generator for the whole session (it takes ~20 s)."""
-    return tmp_path_factory.mktemp("models")
+def embedder(model_cache) -> Embedder:
+    """The embedder a user gets by default (the bundled model, fp32 ONNX)."""
+    return embedder_for(Settings(model_cache_dir=model_cache), lazy=False)
 
 
 @pytest.fixture(scope="session")

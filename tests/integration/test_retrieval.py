@@ -9,6 +9,7 @@ from eval.dataset import load
 from retrieval.graph_facts import GraphRetriever
 from retrieval.hybrid import HybridRetriever
 from retrieval.keyword import KeywordRetriever
+from retrieval.pgstore import PgStore
 from retrieval.vector import VectorRetriever
 from tests.helpers import ROOT
 
@@ -107,8 +108,10 @@ def test_graph_procedure_carries_its_warnings(corpus):
 
 def test_hybrid_times_every_stage_and_flags_irrelevant_questions(hybrid):
     r = hybrid.retrieve("What torque does the impeller nut on the P-200 get?")
-    searches = {"embed", "vector", "keyword", "vector_units", "keyword_units"}
-    assert set(r.timings) == searches | {"graph", "fusion"}
+    # keyword searches ran on connections of their own while the question was embedded
+    searches = {"embed", "vector", "keyword", "vector_units", "keyword_units", "keyword_wait"}
+    assert set(r.timings) == searches | {"graph", "fusion", "total"}
+    assert r.timings["total"] < sum(r.timings.values()) - r.timings["total"]
     assert sum(h.tokens for h in r.hits[1:]) + r.hits[0].tokens <= max(
         hybrid.settings.context_tokens, r.hits[0].tokens
     )
@@ -121,9 +124,34 @@ def test_hybrid_times_every_stage_and_flags_irrelevant_questions(hybrid):
     assert hybrid.retrieve("What is the torque?", use_graph=False).timings.keys() == {
         *searches,
         "fusion",
+        "total",
     }
     asks_part = hybrid.retrieve("What is the part number of the lock washer?", use_graph=False)
     assert {"vector_part_rows", "keyword_part_rows"} <= asks_part.timings.keys()
+
+
+def test_searches_beside_rank_as_searches_in_turn(hybrid, corpus):
+    """Keyword searches on the store's other connections, in threads, find what they find
+    on its own connection one after another; the other connections close with the store."""
+    serial = HybridRetriever(
+        corpus.settings, corpus.pg, corpus.embedder, hybrid.graph, beside=False
+    )
+    part_rows = 0
+    for item in load(DEV):
+        a, b = hybrid.retrieve(item.question), serial.retrieve(item.question)
+        part_rows += "keyword_part_rows" in a.timings
+        assert "keyword_wait" in a.timings and "keyword_wait" not in b.timings
+        assert [(h.chunk_id, round(h.score, 9)) for h in a.fused] == [
+            (h.chunk_id, round(h.score, 9)) for h in b.fused
+        ]
+        assert a.facts == b.facts and a.by_retriever.keys() == b.by_retriever.keys()
+    assert part_rows >= 3  # the lane searching parts-list rows ran too
+    others = [corpus.pg.searcher(slot) for slot in range(2)]
+    assert len({id(corpus.pg.conn), *(id(o.conn) for o in others)}) == 3
+    temporary = PgStore(corpus.pg.url, corpus.pg.dim)
+    side = temporary.searcher(0)
+    temporary.close()
+    assert side.conn.closed and temporary.conn.closed
 
 
 def test_fusion_beats_every_single_retriever_and_the_baselines_on_the_dev_set(hybrid, corpus):

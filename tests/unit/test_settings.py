@@ -57,6 +57,6 @@ def test_an_empty_value_in_an_env_file_means_unset(monkeypatch):
 def test_embedding_backend_is_checked(monkeypatch):
     monkeypatch.setenv("MAINT_EMBEDDING_BACKEND", "torch")
     assert Settings().embedding_backend == "torch"
-    monkeypatch.setenv("MAINT_EMBEDDING_BACKEND", "onnx")
-    with pytest.raises(ValueError, match=r"MAINT_EMBEDDING_BACKEND='onnx'.*onnx-int8, torch"):
+    monkeypatch.setenv("MAINT_EMBEDDING_BACKEND", "onnx-fp16")
+    with pytest.raises(ValueError, match=r"'onnx-fp16'.*onnx, onnx-int8, torch"):
         Settings()
