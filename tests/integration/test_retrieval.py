@@ -183,3 +183,29 @@ def test_llamaindex_query_engine_with_maint_retriever_and_llm(hybrid, corpus):
 def _lines_in(unit: str, text: str) -> bool:
     """A row unit is its table's header line and its own line; both are in the chunk."""
     return all(line in text for line in unit.splitlines())
+
+
+def _hnsw_scans(pg, index: str) -> int:
+    pg.conn.execute("SELECT pg_stat_force_next_flush()")
+    pg.conn.execute("SELECT 1")  # the flush happens when the backend goes idle after this
+    pg.conn.execute("SELECT pg_stat_clear_snapshot()")
+    return pg.conn.execute(
+        "SELECT coalesce(sum(idx_scan), 0) AS n FROM pg_stat_user_indexes WHERE indexrelname = %s",
+        (index,),
+    ).fetchone()["n"]
+
+
+def test_small_tables_are_searched_exactly(corpus, monkeypatch):
+    """Up to EXACT_VECTOR_ROWS rows a vector search reads every row (HNSW lost the nearest
+    units of some real-manual questions); past it, the HNSW graph."""
+    from retrieval import pgstore
+
+    pg = corpus.pg
+    question = corpus.embedder.embed(["torque of the impeller nut"])[0]
+    before = _hnsw_scans(pg, "units_embedding_hnsw")
+    exact = pg.vector_search(question, 10, over="units")
+    assert _hnsw_scans(pg, "units_embedding_hnsw") == before
+    assert exact == pg.vector_search(question, 10, over="units", exact=True)
+    monkeypatch.setattr(pgstore, "EXACT_VECTOR_ROWS", 0)
+    pg.vector_search(question, 10, over="units")
+    assert _hnsw_scans(pg, "units_embedding_hnsw") == before + 1
