@@ -573,7 +573,7 @@ def print_retrieval(title: str, r: dict, target: int = 0) -> None:
             f" x{r['baseline_over_fused_p95']}; same top 5 on {r['same_top5_as_baseline']} of"
             f" {r['questions']} questions (the baseline: torch embedding and every search one"
             " after another on one connection, as before; fused: fp32 ONNX embedding while"
-            " keyword searches run on two connections of their own)"
+            " each keyword search runs on a connection of its own)"
         )
     print(f"HNSW index scans: {r['hnsw_index_scans']} for {r['vector_queries']} vector queries")
 

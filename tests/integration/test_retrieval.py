@@ -146,8 +146,8 @@ def test_searches_beside_rank_as_searches_in_turn(hybrid, corpus):
         ]
         assert a.facts == b.facts and a.by_retriever.keys() == b.by_retriever.keys()
     assert part_rows >= 3  # the lane searching parts-list rows ran too
-    others = [corpus.pg.searcher(slot) for slot in range(2)]
-    assert len({id(corpus.pg.conn), *(id(o.conn) for o in others)}) == 3
+    others = [corpus.pg.searcher(slot) for slot in range(len(hybrid.lanes))]
+    assert len({id(corpus.pg.conn), *(id(o.conn) for o in others)}) == 1 + len(hybrid.lanes)
     temporary = PgStore(corpus.pg.url, corpus.pg.dim)
     side = temporary.searcher(0)
     temporary.close()
