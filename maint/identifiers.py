@@ -202,6 +202,18 @@ def contains_identifier(text: str, identifier: str) -> bool:
     return norm_part_number(identifier) in identifier_keys(text)
 
 
+def model_codes(text: str) -> set[str]:
+    """The codes a heading names a machine or model by, compacted: 'GENERATOR 3002AD',
+    '(Models 5504AA and 5504AB)', 'S-250/G', 'M1113/M1114'. Tokens that mix letters and
+    digits and read as an identifier; paragraph, table and work-package numbers ('2-12.',
+    'Table 2-4', 'WP 0025 00') have no letters in one token, so they are not codes."""
+    return {
+        norm_part_number(tok)
+        for tok in tokens(text)
+        if any(c.isalpha() for c in tok) and looks_like_identifier(tok)
+    }
+
+
 def contains_compacted(text: str, identifier: str) -> bool:
     """Search's looser test: the compacted identifier anywhere in the compacted text, as the
     keyword index matches it (retrieval/migrations/003), so 'P-200' is found in 'SK-P200-45'.

@@ -8,7 +8,7 @@ import pytest
 from retrieval.base import Hit
 from serving.answering.compose import compose, shown_units
 from serving.answering.drafts import NumberConstraint, allowed_words, degenerate
-from serving.answering.evidence import FEATURES, AnswerUnit, Question
+from serving.answering.evidence import FEATURES, AnswerUnit, Question, states_value
 from serving.answering.kinds import question_kind
 from serving.answering.selector import LinearSelector, fit, select
 
@@ -130,3 +130,19 @@ def test_fit_learns_which_feature_answers():
     y = (x[:, 0] > 0.7).astype(float)  # the first feature decides, the second is noise
     w, _ = fit(x, y)
     assert w[0] > 5 * abs(w[1])
+
+
+@pytest.mark.parametrize(
+    ("line", "states"),
+    [
+        ("Measure outside diameter of rotor shaft at drive end bearing seat (7).", False),
+        ("See table 2-7 and figure 3-1.", False),
+        ("7 | Outside diameter of rotor shaft | 0.7874 to 0.7877 | None", True),
+        ("Resistance must be between 8.8 and 10.2 at 77°F.", True),
+        ("Tighten the bleed screw to 10 N·m.", True),
+    ],
+)
+def test_a_value_line_is_told_from_an_instruction_with_a_callout(line, states):
+    """A value question prefers the row that states the limit over the step that says to
+    measure it: item callouts and figure or table references are no values."""
+    assert states_value(line) is states
