@@ -83,6 +83,7 @@ def test_a_heading_names_models_by_codes_not_by_paragraph_numbers():
     heading = "Section IV. LEECE-NEVILLE MODEL GENERATOR 3002AD > 2-12. ROTOR > Table 2-4. Limits"
     assert model_codes(heading) == {"3002AD"}
     assert model_codes("Bell and Rotor Assembly (Models 5504AA and 5504AB)") == {"5504AA", "5504AB"}
-    assert model_codes("S-250/G shelter, M1113/M1114") == {"S250G", "M1113M1114"}
+    assert model_codes("S-250/G shelter, M1113/M1114") == {"S250G", "M1113", "M1114"}
+    assert model_codes("a P-200 with serial number HP24-1620") == {"P200"}
     assert model_codes("WP 0025 00 GROUP 00 PARTS LIST > Table 0002 00-1. Data") == set()
     assert model_codes("a 60-amp test, l/4-inch brushes") == set()
