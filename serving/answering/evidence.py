@@ -190,21 +190,30 @@ def featurise(q: Question, units: list[AnswerUnit], retrieval: Retrieval) -> Non
     df = Counter(t for ts in unit_terms for t in ts)
     idf = {t: math.log(1 + len(units) / (df[t] + 0.5)) for t in q.terms}
     total = sum(idf.values()) or 1.0
-    subject_total = sum(idf[t] for t in q.subject) or 1.0
+    # Subject coverage is over the question's words that some candidate has: a word no
+    # candidate has ('bench', 'good', 'go') cannot tell one line from another.
+    seen = set().union(*unit_terms, *context.values())
+    subject_terms = [t for t in q.subject if t in seen]
+    subject_total = sum(idf[t] for t in subject_terms) or 1.0
     fact_values = _graph_values(retrieval)
     wants_value = q.kind in ("spec", "part_number", "interval")
     other = _other_model(q, units)
     near = _neighbours(units)
+    chunk_words: dict[str, set[str]] = {}
     for u, ts in zip(units, unit_terms, strict=True):
         # A sentence is shown with the sentences either side of it (compose.shown_units), so
         # it holds the values they hold: 'check sliprings resistance.' + 'Must be 1.8 to 2.0 ohms.'
         held = u.values.union(*(x.values for x in near.get(id(u), [])))
         coverage = sum(idf[t] for t in q.terms if t in ts) / total
         around = ts | context[u.chunk_id]
+        if u.kind in ("row", "part_row"):  # a row is read under its table's title and text
+            if u.chunk_id not in chunk_words:
+                chunk_words[u.chunk_id] = line_words(u.hit.text)
+            around = around | chunk_words[u.chunk_id]
         u.features = {
             "similarity": u.similarity,
             "coverage": coverage,
-            "subject": sum(idf[t] for t in q.subject if t in around) / subject_total,
+            "subject": sum(idf[t] for t in subject_terms if t in around) / subject_total,
             "chunk_rank": 1.0 / (1 + rank.get(u.chunk_id, len(rank))),
             "asked_unit": float(bool(q.units & held)),
             "missing_unit": float(bool(q.units) and not (q.units & held)),
