@@ -1,9 +1,10 @@
 """Selectors rank answer units against a question; the best one or few become the answer.
 
 ``LinearSelector`` scores a unit by a weighted sum over ``evidence.FEATURES``. The shipped
-weights (``selector.json`` beside this module) put everything on the line's similarity to
-the question: in the comparison in ``docs/answers.md``, weights fitted on the sample manuals
-did no better on either dev set. ``maint finetune selector`` fits weights on the questions
+weights (``selector.json`` beside this module) are the line's similarity to the question with
+small bonuses and a penalty read off both dev sets (model agreement, a stated value, a
+parts-list row): in the comparison in ``docs/answers.md``, weights fitted on the sample
+manuals did no better on either set. ``maint finetune selector`` fits weights on the questions
 ``maint finetune dataset`` wrote for the user's own manuals and keeps them in
 ``DATA_DIR/selector.json`` if they beat similarity there. Rules on top of the score (see
 ``select``) do what a weight cannot: a value question is answered only by a line holding

@@ -8,6 +8,7 @@ import pytest
 
 from retrieval.graph_facts import GraphRetriever
 from serving.answering.answer import Answerer, GeneratorPool
+from serving.answering.prompt import REFUSAL
 
 # Two generators in one manual, the same check with different limits: the commonest confusion
 # on real manuals (the 3002AD's slipring resistance given for the 2184AC).
@@ -74,3 +75,16 @@ def test_a_procedure_is_quoted_with_its_steps_across_chunks(answerer):
     second_torque = next(i for i, line in enumerate(lines) if "30 N·m" in line)
     assert 0 < first_torque < second_torque, a.answer
     assert a.answer.count("[") >= 2 and a.verified
+
+
+def test_a_model_the_manual_does_not_cover_is_refused(scratch, tmp_path, pool):
+    """Near miss by equipment: the same check exists for two other models; asked for a third
+    the manual never names, refuse rather than quote another model's limits."""
+    manual = tmp_path / "generators.md"
+    manual.write_text(TWO_MODELS)
+    scratch.ingest(manual)
+    a = _answerer(scratch, pool).ask(
+        "What slipring resistance should a KX-5504AB rotor show?", mode="hybrid"
+    )
+    assert a.refused and a.answer.startswith(REFUSAL), a.answer
+    assert "ohms" not in a.answer
