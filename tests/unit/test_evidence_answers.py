@@ -166,14 +166,18 @@ def _featurised(question: str, units: list[AnswerUnit]) -> Question:
     return q
 
 
+def _sentences(*rows: tuple[str, Hit, int, float]) -> list[AnswerUnit]:
+    return [AnswerUnit(text, "sentence", hit, n, sim) for text, hit, n, sim in rows]
+
+
 def test_a_sentence_holds_the_value_of_the_sentence_after_it():
     """'Check sliprings resistance.' is answered by the next sentence, shown with it."""
     hit = _hit("c1", "2-21. ROTOR > e. Inspection")
-    units = [
-        AnswerUnit("Check sliprings resistance using multimeter.", "sentence", hit, 1, 0.7),
-        AnswerUnit("Resistance must be between 1.8 and 2.0 ohms.", "sentence", hit, 2, 0.4),
-        AnswerUnit("Install the rotor.", "sentence", hit, 4, 0.3),
-    ]
+    units = _sentences(
+        ("Check sliprings resistance using multimeter.", hit, 1, 0.7),
+        ("Resistance must be between 1.8 and 2.0 ohms.", hit, 2, 0.4),
+        ("Install the rotor.", hit, 4, 0.3),
+    )
     _featurised("What slipring resistance is good?", units)
     assert [u.features["asked_unit"] for u in units] == [1.0, 1.0, 0.0]
 
@@ -182,11 +186,11 @@ def test_a_section_about_another_model_is_marked_and_an_absent_model_refused():
     ours = _hit("c1", "Section III. GENERATOR KX-2184AC > 2-21. ROTOR")
     other = _hit("c2", "Section II. GENERATOR KX-3002AD > 2-9. ROTOR")
     general = _hit("c3", "Table 1-1. Standard Torque Specifications")
-    units = [
-        AnswerUnit("Slipring resistance must be 1.8 to 2.0 ohms.", "sentence", ours, 1, 0.5),
-        AnswerUnit("Slipring resistance must be 7.0 to 7.8 ohms.", "sentence", other, 1, 0.6),
-        AnswerUnit("Resistance of any rotor must be measured.", "sentence", general, 1, 0.4),
-    ]
+    units = _sentences(
+        ("Slipring resistance must be 1.8 to 2.0 ohms.", ours, 1, 0.5),
+        ("Slipring resistance must be 7.0 to 7.8 ohms.", other, 1, 0.6),
+        ("Resistance of any rotor must be measured.", general, 1, 0.4),
+    )
     _featurised("KX-2184AC slipring resistance?", units)
     assert [u.features["model_other"] for u in units] == [0.0, 1.0, 0.0]
     selector = LinearSelector({"similarity": 1.0, "model_other": -0.2})
