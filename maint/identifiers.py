@@ -202,6 +202,32 @@ def contains_identifier(text: str, identifier: str) -> bool:
     return norm_part_number(identifier) in identifier_keys(text)
 
 
+_SERIAL_BEFORE = re.compile(r"(?:\bserial\s*(?:no\.?|number|#)?|\bS/N)\s*[:#]?\s*$", re.I)
+
+
+def model_codes(text: str) -> set[str]:
+    """The codes a text names a machine or model by, compacted: 'GENERATOR 3002AD',
+    '(Models 5504AA and 5504AB)', 'S-250/G', 'M1113/M1114' (two: each piece is a code).
+    Tokens that mix letters and digits and read as an identifier; paragraph, table and
+    work-package numbers ('2-12.', 'Table 2-4', 'WP 0025 00') have no letters in one token,
+    and a serial number ('serial number HP24-1620') names one unit, not a model."""
+    out: set[str] = set()
+    for m in TOKEN.finditer(text):
+        tok = m.group(0)
+        if not any(c.isalpha() for c in tok) or not looks_like_identifier(tok):
+            continue
+        if _SERIAL_BEFORE.search(text[max(0, m.start() - 24) : m.start()]):
+            continue
+        pieces = tok.split("/")
+        if len(pieces) > 1 and all(
+            any(c.isalpha() for c in p) and looks_like_identifier(p) for p in pieces
+        ):
+            out.update(norm_part_number(p) for p in pieces)
+        else:
+            out.add(norm_part_number(tok))
+    return out
+
+
 def contains_compacted(text: str, identifier: str) -> bool:
     """Search's looser test: the compacted identifier anywhere in the compacted text, as the
     keyword index matches it (retrieval/migrations/003), so 'P-200' is found in 'SK-P200-45'.

@@ -31,7 +31,7 @@ from retrieval.graph_facts import GraphRetriever
 from retrieval.hybrid import HybridRetriever, Retrieval
 from retrieval.store import ChunkStore
 from serving.answering import guard
-from serving.answering.compose import compose, shown_units
+from serving.answering.compose import compose, procedure_chunks, shown_units
 from serving.answering.drafts import degenerate
 from serving.answering.evidence import Question, candidate_units, featurise
 from serving.answering.extractive import extractive_answer
@@ -204,10 +204,17 @@ class Answerer:
                 q, "hybrid", text, retrieval, generator.name, warnings, timings, t_start,
                 refused=True, show_context=show_context, confidence=best,
             )  # fmt: skip
-        shown = picked[:1] if question.kind == "procedure" else shown_units(picked, units)
-        hits = _sources_first([u.hit for u in shown], retrieval.hits, s.context_chunks)
+        chunks = None
+        if question.kind == "procedure":
+            shown = picked[:1]
+            chunks = procedure_chunks(picked[0], units)
+            quoted = chunks
+        else:
+            shown = shown_units(picked, units)
+            quoted = [u.hit for u in shown]
+        hits = _sources_first(quoted, retrieval.hits, s.context_chunks)
         numbers = {h.chunk_id: n for n, h in enumerate(hits, start=1)}
-        text, lines = compose(question.kind, shown, numbers)
+        text, lines = compose(question.kind, shown, numbers, chunks)
         if any(u.withheld for u in units if u.chunk_id in numbers):
             warnings.append("instruction-like text in a manual was withheld from the answer")
         model, usage = "", Usage()

@@ -5,12 +5,14 @@
   half of a fact ("... and tighten the plug to 30 to 35 pound-inches") in the next sentence.
   A table row comes alone: the rows either side are other parts.
 - Safety and explanations: the same, so a warning is quoted whole with what it warns about.
-- Procedures: the chunk the best line stands in, line by line in the manual's order (steps,
-  warnings and notes as printed), up to ``MAX_LINES``.
+- Procedures: the chunks of the best line's section among the candidates, in the manual's
+  order, line by line (steps, warnings and notes as printed), up to ``MAX_LINES``: a chunker
+  often cuts a procedure's introduction from its steps, and the torque is in the steps.
 """
 
 from __future__ import annotations
 
+from retrieval.base import Hit
 from serving.answering.evidence import AnswerUnit
 from serving.answering.kinds import QuestionKind
 from serving.answering.prompt import neutralise
@@ -38,25 +40,48 @@ def shown_units(picked: list[AnswerUnit], units: list[AnswerUnit]) -> list[Answe
     return sorted(out, key=lambda x: (order[x.chunk_id], x.ordinal))
 
 
-def procedure_lines(best: AnswerUnit) -> list[str]:
-    """The lines of the best unit's chunk, as printed, without instruction-like text."""
-    text, _ = neutralise(best.hit.text)
-    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+def procedure_chunks(best: AnswerUnit, units: list[AnswerUnit]) -> list[Hit]:
+    """The candidate chunks of the best unit's document and section, in the manual's order
+    (chunk ids number a document's chunks), the best unit's own first among equals."""
+    same = {
+        u.chunk_id: u.hit
+        for u in units
+        if u.hit.document_id == best.hit.document_id and u.hit.section == best.hit.section
+    }
+    same.setdefault(best.chunk_id, best.hit)
+    return [same[c] for c in sorted(same)]
+
+
+def procedure_lines(hits: list[Hit]) -> list[tuple[Hit, str]]:
+    """The lines of the chunks, as printed, without instruction-like text."""
+    out: list[tuple[Hit, str]] = []
+    for h in hits:
+        text, _ = neutralise(h.text)
+        out.extend((h, " ".join(line.split())) for line in text.splitlines() if line.strip())
+    return out
 
 
 def compose(
-    kind: QuestionKind, shown: list[AnswerUnit], numbers: dict[str, int]
+    kind: QuestionKind,
+    shown: list[AnswerUnit],
+    numbers: dict[str, int],
+    chunks: list[Hit] | None = None,
 ) -> tuple[str, list[str]]:
-    """The answer's text and the lines it quotes. ``numbers``: chunk id -> its [n]."""
+    """The answer's text and the lines it quotes. ``numbers``: chunk id -> its [n];
+    ``chunks``: a procedure's chunks in order (``procedure_chunks``)."""
     if kind == "procedure":
         first = shown[0]
-        lines = procedure_lines(first)
-        n = numbers[first.chunk_id]
-        head = f"From {first.hit.section or first.hit.document} [{n}] ({page_label(first)}):"
-        body = [f"- {line}" for line in lines[:MAX_LINES]]
+        lines = procedure_lines(chunks or [first.hit])
+        cited = list(dict.fromkeys(numbers[h.chunk_id] for h, _ in lines))
+        refs = "".join(f"[{n}]" for n in cited)
+        head = f"From {first.hit.section or first.hit.document} {refs} ({page_label(first)}):"
+        body = [f"- {line}" for _, line in lines[:MAX_LINES]]
         if len(lines) > MAX_LINES:
-            body.append(f"- … {len(lines) - MAX_LINES} more lines in [{n}].")
-        return "\n".join([head, *body]), lines[:MAX_LINES]
+            rest = "".join(
+                f"[{n}]" for n in dict.fromkeys(numbers[h.chunk_id] for h, _ in lines[MAX_LINES:])
+            )
+            body.append(f"- … {len(lines) - MAX_LINES} more lines in {rest}.")
+        return "\n".join([head, *body]), [line for _, line in lines[:MAX_LINES]]
     runs: list[list[AnswerUnit]] = []  # consecutive prose of one chunk reads as one quote
     for u in shown:
         prev = runs[-1][-1] if runs else None

@@ -17,7 +17,12 @@ from functools import cached_property
 
 import numpy as np
 
-from maint.identifiers import contains_compacted, cued_part_numbers, stock_number_keys
+from maint.identifiers import (
+    contains_compacted,
+    cued_part_numbers,
+    model_codes,
+    stock_number_keys,
+)
 from maint.units import MEASURE_WORDS, units_in
 from retrieval.base import Hit
 from retrieval.hybrid import Retrieval
@@ -42,6 +47,8 @@ FEATURES = (
     "number_match",  # share of the question's bare numbers ('75' % load) in the unit
     "names_part",  # a parts-list row, or a line naming a P/N or stock number
     "model_match",  # a code of the question ('5300GP') is in the unit's manual title or section
+    "model_other",  # its section names another model, where other candidates' name the asked one
+    "states_value",  # a value question, and the unit states one (not just an item callout '(7)')
 )
 _GENERIC = frozenset(
     terms("what which how many much is are the do does get for on of a an and should i we my me")
@@ -68,7 +75,7 @@ class AnswerUnit:
     @cached_property
     def words(self) -> set[str]:
         """Its content words and bare numbers (read once: features and selection share it)."""
-        return set(terms(self.text)) | set(numbers(self.text))
+        return line_words(self.text) | set(numbers(self.text))
 
     @cached_property
     def values(self) -> set[str]:
@@ -160,6 +167,13 @@ def numbers(text: str) -> list[str]:
     return list(dict.fromkeys(m.group(0) for m in _BARE_NUMBER.finditer(text)))
 
 
+def line_words(text: str) -> set[str]:
+    """The content words of a manual's line, capitals included: parts lists and headings
+    print 'LOCK, DOOR' and 'DRIVE END BELL', which ``terms`` alone skips as codes (a short
+    word in capitals reads as one in a question)."""
+    return set(terms(text)) | set(terms(text.lower()))
+
+
 def _is_unit(cell: str) -> bool:
     """'L/h', 'N·m', 'bar': a cell that is a unit and nothing else."""
     return not any(ch.isdigit() for ch in cell) and bool(units_in(f"1 {cell}"))
@@ -172,21 +186,34 @@ def featurise(q: Question, units: list[AnswerUnit], retrieval: Retrieval) -> Non
         return
     rank = {h.chunk_id: i for i, h in enumerate(retrieval.fused)}
     unit_terms = [u.words for u in units]
-    context = {u.chunk_id: set(terms(f"{u.hit.document} {u.hit.section}")) for u in units}
+    context = {u.chunk_id: line_words(f"{u.hit.document} {u.hit.section}") for u in units}
     df = Counter(t for ts in unit_terms for t in ts)
     idf = {t: math.log(1 + len(units) / (df[t] + 0.5)) for t in q.terms}
     total = sum(idf.values()) or 1.0
-    subject_total = sum(idf[t] for t in q.subject) or 1.0
+    # Subject coverage is over the question's words that some candidate has: a word no
+    # candidate has ('bench', 'good', 'go') cannot tell one line from another.
+    seen = set().union(*unit_terms, *context.values())
+    subject_terms = [t for t in q.subject if t in seen]
+    subject_total = sum(idf[t] for t in subject_terms) or 1.0
     fact_values = _graph_values(retrieval)
     wants_value = q.kind in ("spec", "part_number", "interval")
+    other = _other_model(q, units)
+    near = _neighbours(units)
+    chunk_words: dict[str, set[str]] = {}
     for u, ts in zip(units, unit_terms, strict=True):
-        held = u.values
+        # A sentence is shown with the sentences either side of it (compose.shown_units), so
+        # it holds the values they hold: 'check sliprings resistance.' + 'Must be 1.8 to 2.0 ohms.'
+        held = u.values.union(*(x.values for x in near.get(id(u), [])))
         coverage = sum(idf[t] for t in q.terms if t in ts) / total
         around = ts | context[u.chunk_id]
+        if u.kind in ("row", "part_row"):  # a row is read under its table's title and text
+            if u.chunk_id not in chunk_words:
+                chunk_words[u.chunk_id] = line_words(u.hit.text)
+            around = around | chunk_words[u.chunk_id]
         u.features = {
             "similarity": u.similarity,
             "coverage": coverage,
-            "subject": sum(idf[t] for t in q.subject if t in around) / subject_total,
+            "subject": sum(idf[t] for t in subject_terms if t in around) / subject_total,
             "chunk_rank": 1.0 / (1 + rank.get(u.chunk_id, len(rank))),
             "asked_unit": float(bool(q.units & held)),
             "missing_unit": float(bool(q.units) and not (q.units & held)),
@@ -205,10 +232,67 @@ def featurise(q: Question, units: list[AnswerUnit], retrieval: Retrieval) -> Non
                     for i in q.identifiers
                 )
             ),
+            "model_other": float(u.chunk_id in other),
+            "states_value": float(q.kind in ("spec", "interval") and states_value(u.text)),
             "names_part": float(
                 u.kind == "part_row" or bool(cued_part_numbers(u.text) or stock_number_keys(u.text))
             ),
         }
+
+
+_CALLOUT = re.compile(
+    r"\(\s*\d{1,3}\s*\)|^\s*\(?\d{1,2}[.)](?=\s)|\b(?:figure|fig\.?|table|step|item|index|para(?:graph)?)\s+[\d-]+",
+    re.I,
+)
+_VALUE_NUMBER = re.compile(r"\d*\.\d+|\d+\s*/\s*\d+|\d+")
+
+
+def states_value(text: str) -> bool:
+    """Does a line state a value: a number with a unit, or a number that is not an item
+    callout ('(7)'), a step number or a figure, table or step reference? 'Measure outside
+    diameter of rotor shaft (7).' states none; '7 | Outside diameter ... | 0.7874 to 0.7877'
+    does."""
+    if units_in(text):
+        return True
+    return bool(_VALUE_NUMBER.search(_CALLOUT.sub(" ", text)))
+
+
+def _neighbours(units: list[AnswerUnit]) -> dict[int, list[AnswerUnit]]:
+    """The prose units either side of each prose unit in its chunk: what the answer shows
+    with it (compose.shown_units), so what it is judged with."""
+    by_chunk: dict[str, list[AnswerUnit]] = {}
+    for u in units:
+        by_chunk.setdefault(u.chunk_id, []).append(u)
+    out: dict[int, list[AnswerUnit]] = {}
+    prose = ("sentence", "safety")
+    for same in by_chunk.values():
+        same.sort(key=lambda x: x.ordinal)
+        for i, u in enumerate(same):
+            if u.kind not in prose:
+                continue
+            out[id(u)] = [
+                x
+                for x in (same[i - 1] if i else None, same[i + 1] if i + 1 < len(same) else None)
+                if x is not None and x.kind in prose and abs(x.ordinal - u.ordinal) == 1
+            ]
+    return out
+
+
+def _other_model(q: Question, units: list[AnswerUnit]) -> set[str]:
+    """Chunks whose section is about another model than the one the question names: the
+    same check on the 3002AD (7.0 to 7.8 ohms) is the wrong answer for the 2184AC. Only when
+    some candidate's title or section names the question's code (so it is a model these
+    manuals have sections for, not a value like '60-amp')."""
+    if not q.identifiers:
+        return set()
+    agree = {
+        u.chunk_id
+        for u in units
+        if any(contains_compacted(f"{u.hit.document} {u.hit.section}", i) for i in q.identifiers)
+    }
+    if not agree:
+        return set()
+    return {u.chunk_id for u in units if u.chunk_id not in agree and model_codes(u.hit.section)}
 
 
 def _parts(q: Question, u: AnswerUnit) -> list[str]:

@@ -1,9 +1,10 @@
 """Selectors rank answer units against a question; the best one or few become the answer.
 
 ``LinearSelector`` scores a unit by a weighted sum over ``evidence.FEATURES``. The shipped
-weights (``selector.json`` beside this module) put everything on the line's similarity to
-the question: in the comparison in ``docs/answers.md``, weights fitted on the sample manuals
-did no better on either dev set. ``maint finetune selector`` fits weights on the questions
+weights (``selector.json`` beside this module) are the line's similarity to the question with
+small bonuses and a penalty read off both dev sets (model agreement, a stated value, a
+parts-list row): in the comparison in ``docs/answers.md``, weights fitted on the sample
+manuals did no better on either set. ``maint finetune selector`` fits weights on the questions
 ``maint finetune dataset`` wrote for the user's own manuals and keeps them in
 ``DATA_DIR/selector.json`` if they beat similarity there. Rules on top of the score (see
 ``select``) do what a weight cannot: a value question is answered only by a line holding
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from maint.errors import MaintError
+from maint.identifiers import contains_compacted, model_codes
 from serving.answering.evidence import FEATURES, AnswerUnit, Question
 
 SHIPPED = Path(__file__).resolve().parent / "selector.json"
@@ -111,6 +113,8 @@ def select(
     and the chosen ones lack: "torque for the screws and for the plugs" gets both rows, a
     repeat of the first row's facts gets nothing. None: nothing answers, refuse."""
     selector.score(units)
+    if _names_absent_model(q, units):
+        return []
     ranked = sorted(units, key=lambda u: -u.score)
     holding = [u for u in ranked if _holds_value(q, u, selector.min_subject)]
     if not holding:
@@ -132,6 +136,14 @@ def select(
         covered |= words
         covered_units |= values
     return picked
+
+
+def _names_absent_model(q: Question, units: list[AnswerUnit]) -> bool:
+    """The question names a model or code ('P-300', '3392R12P') that no candidate line, title
+    or section names: the manuals found are about other equipment, so whatever they say about
+    it is not the answer."""
+    where = [f"{u.text} {u.hit.document} {u.hit.section}" for u in units]
+    return any(not any(contains_compacted(w, code) for w in where) for code in model_codes(q.text))
 
 
 def _holds_value(q: Question, u: AnswerUnit, min_subject: float) -> bool:

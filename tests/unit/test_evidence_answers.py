@@ -6,9 +6,16 @@ from __future__ import annotations
 import pytest
 
 from retrieval.base import Hit
-from serving.answering.compose import compose, shown_units
+from retrieval.hybrid import Retrieval
+from serving.answering.compose import compose, procedure_chunks, shown_units
 from serving.answering.drafts import NumberConstraint, allowed_words, degenerate
-from serving.answering.evidence import FEATURES, AnswerUnit, Question
+from serving.answering.evidence import (
+    FEATURES,
+    AnswerUnit,
+    Question,
+    featurise,
+    states_value,
+)
 from serving.answering.kinds import question_kind
 from serving.answering.selector import LinearSelector, fit, select
 
@@ -130,3 +137,84 @@ def test_fit_learns_which_feature_answers():
     y = (x[:, 0] > 0.7).astype(float)  # the first feature decides, the second is noise
     w, _ = fit(x, y)
     assert w[0] > 5 * abs(w[1])
+
+
+@pytest.mark.parametrize(
+    ("line", "states"),
+    [
+        ("Measure outside diameter of rotor shaft at drive end bearing seat (7).", False),
+        ("See table 2-7 and figure 3-1.", False),
+        ("7 | Outside diameter of rotor shaft | 0.7874 to 0.7877 | None", True),
+        ("Resistance must be between 8.8 and 10.2 at 77°F.", True),
+        ("Tighten the bleed screw to 10 N·m.", True),
+    ],
+)
+def test_a_value_line_is_told_from_an_instruction_with_a_callout(line, states):
+    """A value question prefers the row that states the limit over the step that says to
+    measure it: item callouts and figure or table references are no values."""
+    assert states_value(line) is states
+
+
+def _hit(chunk: str, section: str, text: str = "") -> Hit:
+    return Hit(chunk, "d", "Manual", "m.pdf", section, 7, 7, text, 10, 1.0, "vector")
+
+
+def _featurised(question: str, units: list[AnswerUnit]) -> Question:
+    q = Question.of(question)
+    hits = list({u.chunk_id: u.hit for u in units}.values())
+    featurise(q, units, Retrieval(question, hits, [], {}, hits))
+    return q
+
+
+def _sentences(*rows: tuple[str, Hit, int, float]) -> list[AnswerUnit]:
+    return [AnswerUnit(text, "sentence", hit, n, sim) for text, hit, n, sim in rows]
+
+
+def test_a_sentence_holds_the_value_of_the_sentence_after_it():
+    """'Check sliprings resistance.' is answered by the next sentence, shown with it."""
+    hit = _hit("c1", "2-21. ROTOR > e. Inspection")
+    units = _sentences(
+        ("Check sliprings resistance using multimeter.", hit, 1, 0.7),
+        ("Resistance must be between 1.8 and 2.0 ohms.", hit, 2, 0.4),
+        ("Install the rotor.", hit, 4, 0.3),
+    )
+    _featurised("What slipring resistance is good?", units)
+    assert [u.features["asked_unit"] for u in units] == [1.0, 1.0, 0.0]
+
+
+def test_a_section_about_another_model_is_marked_and_an_absent_model_refused():
+    ours = _hit("c1", "Section III. GENERATOR KX-2184AC > 2-21. ROTOR")
+    other = _hit("c2", "Section II. GENERATOR KX-3002AD > 2-9. ROTOR")
+    general = _hit("c3", "Table 1-1. Standard Torque Specifications")
+    units = _sentences(
+        ("Slipring resistance must be 1.8 to 2.0 ohms.", ours, 1, 0.5),
+        ("Slipring resistance must be 7.0 to 7.8 ohms.", other, 1, 0.6),
+        ("Resistance of any rotor must be measured.", general, 1, 0.4),
+    )
+    _featurised("KX-2184AC slipring resistance?", units)
+    assert [u.features["model_other"] for u in units] == [0.0, 1.0, 0.0]
+    selector = LinearSelector({"similarity": 1.0, "model_other": -0.2})
+    assert "1.8" in select(Question.of("KX-2184AC slipring resistance?"), units, selector)[0].text
+    # A model none of the candidates names: whatever they say is about other equipment.
+    q = _featurised("KX-5504AB slipring resistance?", units)
+    assert select(q, units, selector) == []
+
+
+def test_a_procedure_is_quoted_across_its_sections_chunks_in_order():
+    intro = _hit("d:0051", "7.5 Bleeding", "Bleed the fuel system after a filter change.")
+    steps = _hit("d:0052", "7.5 Bleeding", "1. Loosen the bleed screw.\n2. Tighten it to 10 N·m.")
+    elsewhere = _hit("d:0049", "7.4 Filters", "Replace the filters.")
+    units = [
+        AnswerUnit("Loosen the bleed screw.", "sentence", steps, 1, 0.8),
+        AnswerUnit("Bleed the fuel system after a filter change.", "sentence", intro, 1, 0.7),
+        AnswerUnit("Replace the filters.", "sentence", elsewhere, 1, 0.6),
+    ]
+    chunks = procedure_chunks(units[0], units)
+    assert [h.chunk_id for h in chunks] == ["d:0051", "d:0052"]
+    text, lines = compose("procedure", units[:1], {"d:0052": 1, "d:0051": 2}, chunks)
+    assert lines == [
+        "Bleed the fuel system after a filter change.",
+        "1. Loosen the bleed screw.",
+        "2. Tighten it to 10 N·m.",
+    ]
+    assert text.startswith("From 7.5 Bleeding [2][1] (p. 7):")

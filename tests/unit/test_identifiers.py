@@ -11,6 +11,7 @@ from maint.identifiers import (
     cued_part_numbers,
     identifier_keys,
     looks_like_identifier,
+    model_codes,
     tokens,
 )
 from retrieval.query import identifier_candidates
@@ -74,3 +75,15 @@ def test_a_code_is_never_cut_but_search_reads_compacted_text():
     assert "WP2207A" in identifier_keys("Fit WP 2207 A.")
     assert contains_compacted("kit SK-P200-45", "P-200")  # ranking only, never verification
     assert not contains_identifier("kit SK-P200-45", "P-200")
+
+
+def test_a_heading_names_models_by_codes_not_by_paragraph_numbers():
+    """Selection prefers the section about the asked model (serving/answering/evidence.py):
+    a heading's codes are its tokens mixing letters and digits, never '2-12.' or 'WP 0025 00'."""
+    heading = "Section IV. LEECE-NEVILLE MODEL GENERATOR 3002AD > 2-12. ROTOR > Table 2-4. Limits"
+    assert model_codes(heading) == {"3002AD"}
+    assert model_codes("Bell and Rotor Assembly (Models 5504AA and 5504AB)") == {"5504AA", "5504AB"}
+    assert model_codes("S-250/G shelter, M1113/M1114") == {"S250G", "M1113", "M1114"}
+    assert model_codes("a P-200 with serial number HP24-1620") == {"P200"}
+    assert model_codes("WP 0025 00 GROUP 00 PARTS LIST > Table 0002 00-1. Data") == set()
+    assert model_codes("a 60-amp test, l/4-inch brushes") == set()
