@@ -10,6 +10,10 @@ mean of their real vectors and their real BM25 terms (no noise copies), and thei
 sizes are the dev set's and the real-manual set's. Answers run against the sample corpus and
 then the real manuals, before the tables grow.
 
+Every retrieval pass times, in turns on the same questions, the retriever as shipped (fp32
+ONNX embedding while each keyword search runs on a connection of its own) and the baseline
+(torch embedding, every search one after another on one connection).
+
 Targets: fused retrieval p95 < 50 ms at 100k chunks and < 150 ms at 1M; a hybrid answer p50
 <= 3 s and p95 <= 6 s with the bundled 135M model on this machine, on the sample corpus and
 (when ``../shared/real-manuals`` is there) on the five real manuals. Other processes on the
