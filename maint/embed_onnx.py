@@ -212,9 +212,13 @@ class OnnxEmbedder:
     def __init__(
         self, model_path: str, models_dir: Path, precision: str = "int8", notify=None
     ) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import onnxruntime as ort
         from transformers import AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.set_verbosity_error()  # chunk-length notices are expected: we count tokens
         source = Path(model_path)
         _, self.max_tokens = _sentence_config(source)
         folder = exported_model(source, models_dir, precision, notify)
