@@ -175,6 +175,18 @@ class PgStore(ChunkStore):
             searcher.close()
         self.conn.close()
 
+    def ping(self) -> None:
+        """Raises ``psycopg.Error`` when this connection is gone. A search connection that is
+        gone (a server that closes idle sessions) is dropped, to be reopened when next used,
+        so that one question does not fail for it."""
+        self.conn.execute("SELECT 1")
+        for slot, store in list(self._searchers.items()):
+            try:
+                store.conn.execute("SELECT 1")
+            except psycopg.Error:
+                store.close()
+                del self._searchers[slot]
+
     def searcher(self, slot: int = 0) -> PgStore:
         store = self._searchers.get(slot)
         if store is None or store.conn.closed:

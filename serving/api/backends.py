@@ -132,7 +132,7 @@ class Backends:
         if self.pg is None:
             return False
         try:
-            self.pg.conn.execute("SELECT 1")
+            self.pg.ping()
             return True
         except psycopg.Error as exc:
             self.pg_error = short(exc)

@@ -148,6 +148,13 @@ def test_searches_beside_rank_as_searches_in_turn(hybrid, corpus):
     assert part_rows >= 3  # the lane searching parts-list rows ran too
     others = [corpus.pg.searcher(slot) for slot in range(len(hybrid.lanes))]
     assert len({id(corpus.pg.conn), *(id(o.conn) for o in others)}) == 1 + len(hybrid.lanes)
+    # A search connection the server closed is replaced at the next ping, before a question
+    first = others[0]
+    pid = first.conn.execute("SELECT pg_backend_pid() AS p").fetchone()["p"]
+    corpus.pg.conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    corpus.pg.ping()
+    assert first.conn.closed and corpus.pg.searcher(0) is not first
+    assert hybrid.retrieve("impeller nut torque").timings["keyword"] > 0
     temporary = PgStore(corpus.pg.url, corpus.pg.dim)
     side = temporary.searcher(0)
     temporary.close()
