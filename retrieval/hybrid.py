@@ -45,10 +45,10 @@ class Retrieval:
         return self.best_similarity >= min_similarity or self.identifier_found
 
 
-# The keyword searches each side thread runs, in order, each thread on a connection of its
+# The keyword searches, each run beside the embedding in a thread on a connection of its
 # own. On 2 cores at 100k chunks, one search a thread measured fastest (fused p95 40-70 ms
-# against 43-73 with two threads, 65-98 with none, in the same runs).
-LANES = (("keyword",), ("keyword_units",), ("keyword_part_rows",))
+# against 43-73 with two searches on one thread, 65-98 all in turn, in the same runs).
+KEYWORD_SEARCHES = ("keyword", "keyword_units", "keyword_part_rows")
 
 
 class HybridRetriever:
@@ -70,8 +70,8 @@ class HybridRetriever:
         self.vector_parts = VectorRetriever(pg, embedder, ef, over="part_rows")
         self.pg = pg
         self.keywords = keyword_retrievers(pg)
-        self._side: list[dict[str, KeywordRetriever]] = []
-        self.lanes = LANES if beside else ()
+        self._side: dict[str, KeywordRetriever] = {}
+        self.lanes = KEYWORD_SEARCHES if beside else ()  # the searches with threads of their own
         self._pool = ThreadPoolExecutor(max(1, len(self.lanes)), thread_name_prefix="maint-keyword")
         self.graph = graph
         # in the order fused: the first retriever to find a chunk gives its hit's fields
@@ -85,14 +85,15 @@ class HybridRetriever:
             "graph": settings.weight_graph,
         }
 
-    def _lanes(self) -> list[dict[str, KeywordRetriever]] | None:
-        """Per side thread, its keyword retrievers on its own handle on the store; None
-        when the store has no other handles."""
+    def _beside(self) -> dict[str, KeywordRetriever] | None:
+        """Each keyword search on a handle on the store of its own; None when the store has
+        no other handles (or ``beside`` is off): the searches then run in turn."""
         stores = [self.pg.searcher(slot) for slot in range(len(self.lanes))]
         if not stores or any(store is None for store in stores):
             return None
-        if [lane["keyword"].pg for lane in self._side] != stores:
-            self._side = [keyword_retrievers(store) for store in stores]  # (re)connected
+        for name, store in zip(self.lanes, stores, strict=True):
+            if name not in self._side or self._side[name].pg is not store:  # (re)connected
+                self._side[name] = keyword_retrievers(store)[name]
         return self._side
 
     def retrieve(self, query: str, use_graph: bool = True) -> Retrieval:
@@ -108,21 +109,14 @@ class HybridRetriever:
             ranked[name] = search()
             timings[name] = time.perf_counter() - t0
 
-        def wanted(names: tuple[str, ...]) -> list[str]:
-            return [name for name in names if parts or name != "keyword_part_rows"]
-
-        def keyword_searches(retrievers: dict[str, KeywordRetriever], names: list[str]):
-            for name in names:
-                timed(name, lambda r=retrievers[name]: r.retrieve(query, n))
+        def keyword_search(r: KeywordRetriever) -> None:
+            timed(r.name, lambda: r.retrieve(query, n))
 
         # Keyword searches need no embedding: on connections of their own they run in the
         # database while this thread embeds the question and searches vectors.
-        lanes = self._lanes()
-        beside = [
-            self._pool.submit(keyword_searches, lane, wanted(names))
-            for lane, names in zip(lanes or [], self.lanes, strict=False)
-            if wanted(names)
-        ]
+        names = [k for k in KEYWORD_SEARCHES if parts or k != "keyword_part_rows"]
+        side = self._beside()
+        beside = [self._pool.submit(keyword_search, side[k]) for k in names] if side else []
         t0 = time.perf_counter()
         embedding = self.embedder.embed([query])[0]
         timings["embed"] = time.perf_counter() - t0
@@ -130,8 +124,9 @@ class HybridRetriever:
         timed("vector_units", lambda: self.vector_units.search(embedding, n))
         if parts:
             timed("vector_part_rows", lambda: self.vector_parts.search(embedding, n))
-        if lanes is None:
-            keyword_searches(self.keywords, wanted(tuple(self.keywords)))
+        if side is None:
+            for k in names:
+                keyword_search(self.keywords[k])
         lookup = None
         if use_graph and self.graph is not None:
             t0 = time.perf_counter()

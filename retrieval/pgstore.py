@@ -114,7 +114,7 @@ class PgStore(ChunkStore):
         self._stats: dict[str, tuple[float, tuple[float, float]]] = {}
         self._searchers: dict[int, PgStore] = {}
         self._common: dict[str, set[str]] = {}  # per terms table: words in > DF_CAP rows
-        self._rarity: dict[str, dict[str, bool]] = {}  # per table: identifier -> rare
+        self._rarity: dict[str, bool] = {}  # identifier (a LIKE pattern) -> rare in chunks
 
     # -- schema -------------------------------------------------------------------------
     def migrate(self) -> list[int]:
@@ -508,9 +508,9 @@ class PgStore(ChunkStore):
 
     def _corpus_stats(self, t: _Searched) -> tuple[float, float]:
         """Row count and mean terms per row of a searched table (cached a minute, and with
-        them which words are common). Past
-        ``EXACT_STATS_ROWS`` rows, the planner's row estimate and the mean of a sample: an
-        exact count of 700k units took 0.4 s, paid by whichever question came next."""
+        them which words are common and which identifiers rare). Past ``EXACT_STATS_ROWS``
+        rows, the planner's row estimate and the mean of a sample: an exact count of 700k
+        units took 0.4 s, paid by whichever question came next."""
         now = time.monotonic()
         at, stats = self._stats.get(t.table, (float("-inf"), (0.0, 1.0)))
         if now - at > 60:
@@ -531,7 +531,8 @@ class PgStore(ChunkStore):
             stats = (float(row["n"]), max(1.0, float(row["avgdl"] or 1)))
             self._stats[t.table] = (now, stats)
             self._common.pop(t.table, None)
-            self._rarity.pop(t.table, None)
+            if t is _CHUNKS:
+                self._rarity.clear()
         return stats
 
     def _rare(self, like: str) -> bool:
@@ -539,7 +540,7 @@ class PgStore(ChunkStore):
         on every page of its manual) says nothing about which chunk answers. Remembered
         until the corpus statistics are next refreshed (model names recur in questions)."""
         rows, _ = self._corpus_stats(_CHUNKS)
-        known = self._rarity.setdefault(_CHUNKS.table, {})
+        known = self._rarity
         if like not in known:
             cap = int(min(200, max(5, 0.05 * rows)))
             found = self.conn.execute(
@@ -578,8 +579,12 @@ class PgStore(ChunkStore):
     def refresh_statistics(self) -> None:
         self.conn.execute("ANALYZE chunks, chunk_terms, units, unit_terms")
         for store in (self, *self._searchers.values()):
-            for cache in (store._stats, store._common, store._rarity):
-                cache.clear()  # counted again at the next search, from the new rows
+            store._forget()
+
+    def _forget(self) -> None:
+        """Drop what was counted of the tables: counted again at the next search."""
+        for cache in (self._stats, self._common, self._rarity):
+            cache.clear()
 
     # -- claims -------------------------------------------------------------------------
     def claim(self, name: str, wait: bool = False) -> bool:
