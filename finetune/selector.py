@@ -95,7 +95,7 @@ def collect(
         r = retriever.retrieve(question)
         q = Question.of(question)
         units = candidate_units(store, r, r.embedding, depth)
-        featurise(q, units, r)
+        featurise(q, units, r, store.term_weights(q.subject))
         out.append(Labelled(question, kind, split, units, label(answer, kind, units)))
         on_question()
     return out

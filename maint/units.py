@@ -137,6 +137,9 @@ _UNITS: dict[str, tuple[str, float]] = {
     "RPM": ("rpm", 1.0),
     "rev/min": ("rpm", 1.0),
     "min⁻¹": ("rpm", 1.0),
+    "kN": ("N", 1000.0),
+    "N": ("N", 1.0),
+    "lbf": ("N", 4.448222),
     "kg": ("kg", 1.0),
     "lb": ("kg", 0.4535924),
     "lbs": ("kg", 0.4535924),
@@ -181,10 +184,11 @@ _unit_alt = "|".join(
     for u in sorted(_UNITS, key=len, reverse=True)
 )
 # A number that does not start inside a word ("RSC-SEP-075A" is no 75 A), optionally a
-# range ("3.5–5.0"), then a unit not followed by more word characters.
+# range ("3.5–5.0"), then a unit not followed by more word characters nor starting an
+# abbreviation ("12469512 L.H. hose" is a left-hand hose, not 12469512 litres).
 VALUE_WITH_UNIT = re.compile(
     rf"(?<![\w.,/·-])(?P<value>(?:{_NUMBER})(?:\s?(?:–|-|to)\s?(?:{_NUMBER}))?)"
-    rf"\s?(?P<unit>{_unit_alt})(?![\w²³/·])"
+    rf"\s?(?P<unit>{_unit_alt})(?![\w²³/·])(?!\.[A-Za-z]\.)"
 )
 BARE_NUMBER = re.compile(rf"^\s*(?P<value>(?:{_NUMBER})(?:\s?[–-]\s?(?:{_NUMBER}))?)\s*$")
 UNIT_IN_HEADER = re.compile(rf"(?:^|[\s,(\[])(?P<unit>{_unit_alt})\s*[)\]]?\s*$")
@@ -577,7 +581,7 @@ def find_printed_values(text: str) -> list[PrintedValue]:
 MEASURE_WORDS: dict[str, str] = {
     "N·m": "torque tighten tightening torqued",
     "mm": "clearance gap dimension size length thickness backlash diameter runout wide deep "
-    "tall height",
+    "tall height deflection tension",
     "m": "length distance height",
     "kPa": "pressure psi",
     "m³/h": "flow capacity delivery",
@@ -589,17 +593,22 @@ MEASURE_WORDS: dict[str, str] = {
     "kVA": "power",
     "rpm": "speed",
     "km/h": "speed",
-    "kg": "weight mass weigh",
+    "kg": "weight mass weigh payload capacity tension",  # a sling's capacity, a belt's pull in lb
+    "N": "force forces newtons tension thrust",
     "dB(A)": "noise sound",
     "Hz": "hz hertz",
     "V": "voltage volts",
     "A": "current amperes amps",
-    "Ω": "resistance ohms",
+    "Ω": "resistance ohms reactance impedance",
     "Ah": "ampere-hours",
-    "h": "interval hours cure",
+    "h": "interval hours cure life",
+    "years": "life shelf",  # 'shelf life of one year'
+    "months": "life shelf",
     "mm/s": "vibration velocity",
     "%": "percent",
 }
+# 'How much grease ...' names no measure, but asks an amount: a mass or a volume.
+AMOUNT_UNITS = frozenset({"kg", "L"})
 
 
 def units_in(text: str) -> set[str]:

@@ -488,6 +488,14 @@ class PgStore(ChunkStore):
         ).fetchall()
         return found
 
+    def term_weights(self, words: Sequence[str]) -> dict[str, float]:
+        words = list(dict.fromkeys(words))
+        if not words:
+            return {}
+        rows, _ = self._corpus_stats(_CHUNKS)
+        df = self._document_frequencies(_CHUNKS, words)
+        return {w: math.log(1 + (rows - df[w] + 0.5) / (df[w] + 0.5)) for w in words}
+
     def _document_frequencies(self, t: _Searched, terms: Sequence[str]) -> dict[str, int]:
         """Rows holding each term, counted up to ``DF_CAP + 1`` (an index-only count). A word
         at the cap is remembered until the corpus statistics are next refreshed: those are the

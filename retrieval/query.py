@@ -7,12 +7,13 @@ keyword search matches.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import snowballstemmer
 
 from maint.identifiers import looks_like_identifier, norm_part_number, split_token, tokens
-from maint.units import MEASURE_WORDS
+from maint.units import AMOUNT_UNITS, MEASURE_WORDS
 
 _STOP = frozenset(
     [
@@ -248,7 +249,14 @@ def index_terms(text: str) -> list[str]:
     return out
 
 
+_HOW_MUCH = re.compile(r"\bhow much\b", re.I)
+
+
 def asked_units(question: str) -> set[str]:
-    """The SI units a question asks for a value in: 'what torque ...' -> {'N·m'}."""
+    """The SI units a question asks for a value in: 'what torque ...' -> {'N·m'}; 'how much
+    grease ...' -> a mass or a volume."""
     asked = set(terms(question))
-    return {si for si, words in MEASURE_WORDS.items() if asked & set(terms(words))}
+    found = {si for si, words in MEASURE_WORDS.items() if asked & set(terms(words))}
+    if not found and _HOW_MUCH.search(question):
+        return set(AMOUNT_UNITS)
+    return found

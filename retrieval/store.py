@@ -124,6 +124,11 @@ class ChunkStore(ABC):
         """The search units of these chunks, in chunk order: id, chunk_id, ordinal, kind,
         text and ``similarity`` (cosine to ``embedding``). What answers select from."""
 
+    @abstractmethod
+    def term_weights(self, words: Sequence[str]) -> dict[str, float]:
+        """How rare each word (stemmed, as ``retrieval.query.terms`` gives it) is in the
+        corpus: its BM25 IDF over the chunks. Answers weigh a question's words by it."""
+
     def searcher(self, slot: int = 0) -> ChunkStore | None:
         """Another handle on the same store (one per ``slot``), for searches run in other
         threads beside this one's: its own connection, opened once, closed with this store.

@@ -193,7 +193,7 @@ class Answerer:
         t0 = time.perf_counter()
         question = Question.of(q)
         units = candidate_units(self.pg, retrieval, retrieval.embedding, s.answer_depth)
-        featurise(question, units, retrieval)
+        featurise(question, units, retrieval, self.pg.term_weights(question.subject))
         picked = select(question, units, self.selector, most=s.answer_units)
         best = picked[0].score if picked else None
         timings["select"] = time.perf_counter() - t0

@@ -67,6 +67,9 @@ class AnswerUnit:
     features: dict[str, float] = field(default_factory=dict)
     score: float = 0.0
     withheld: bool = False  # instruction-like text in it was replaced (prompt.neutralise)
+    # Share of the question's subject (weighted by rarity) in the line itself or the lines
+    # shown with it, not its section: what the line is about (see ``selector._holds_value``).
+    own_subject: float = 0.0
 
     @property
     def chunk_id(self) -> str:
@@ -108,13 +111,14 @@ class AnswerUnit:
 def candidate_units(
     store: ChunkStore, retrieval: Retrieval, embedding: np.ndarray, depth: int
 ) -> list[AnswerUnit]:
-    """The units of the ``depth`` best fused chunks, near-duplicates (OCR repeats) once."""
+    """The units of the ``depth`` best fused chunks, near-duplicates (OCR repeats) once, and
+    no row of an index or a table of contents (it points to the answer, it is not one)."""
     hits = {h.chunk_id: h for h in retrieval.fused[:depth]}
     out: list[AnswerUnit] = []
     seen: set[str] = set()
     for row in store.units_of(list(hits), embedding):
         key = re.sub(r"\W+", "", row["text"].lower())
-        if key in seen:
+        if key in seen or (row["kind"] == "row" and is_pointer_row(row["text"])):
             continue
         seen.add(key)
         text, withheld = neutralise(row["text"])  # manual text is data, never instructions
@@ -129,6 +133,19 @@ def candidate_units(
             )
         )
     return out
+
+
+_REFERENCE = r"\d{1,2}\s?-\s?\d{1,3}[a-z]?"
+_REFERENCES = re.compile(rf"{_REFERENCE}(?:\s*,\s*{_REFERENCE})*")
+
+
+def is_pointer_row(text: str) -> bool:
+    """A row of an index or contents table: every cell after the first a paragraph or page
+    reference ('Securing shelter on 1-1/4 ton truck | 3- 4', 'Removal | 2-21b | 2-188').
+    Its numbers are where to read, not values ('1-1/4 ton' names the truck)."""
+    row = text.split("\n", 1)[-1]
+    cells = [c.strip() for c in row.split(" | ")]
+    return len(cells) > 1 and all(_REFERENCES.fullmatch(c) for c in cells[1:])
 
 
 @dataclass
@@ -179,9 +196,17 @@ def _is_unit(cell: str) -> bool:
     return not any(ch.isdigit() for ch in cell) and bool(units_in(f"1 {cell}"))
 
 
-def featurise(q: Question, units: list[AnswerUnit], retrieval: Retrieval) -> None:
-    """Fill each unit's ``features`` (see ``FEATURES``). IDF is over the candidates, so a
-    word every candidate shares (the machine's name) counts for little."""
+def featurise(
+    q: Question,
+    units: list[AnswerUnit],
+    retrieval: Retrieval,
+    rarity: dict[str, float] | None = None,
+) -> None:
+    """Fill each unit's ``features`` (see ``FEATURES``) and ``own_subject``. IDF is over the
+    candidates, so a word every candidate shares (the machine's name) counts for little;
+    ``own_subject`` weighs the question's words by ``rarity`` in the whole corpus
+    (``ChunkStore.term_weights``) where given: 'injector' outweighs 'engine' even when every
+    candidate is about injectors."""
     if not units:
         return
     rank = {h.chunk_id: i for i, h in enumerate(retrieval.fused)}
@@ -195,6 +220,8 @@ def featurise(q: Question, units: list[AnswerUnit], retrieval: Retrieval) -> Non
     seen = set().union(*unit_terms, *context.values())
     subject_terms = [t for t in q.subject if t in seen]
     subject_total = sum(idf[t] for t in subject_terms) or 1.0
+    rare = {t: (rarity or idf).get(t, idf[t]) for t in subject_terms}
+    rare_total = sum(rare.values()) or 1.0
     fact_values = _graph_values(retrieval)
     wants_value = q.kind in ("spec", "part_number", "interval")
     other = _other_model(q, units)
@@ -205,6 +232,8 @@ def featurise(q: Question, units: list[AnswerUnit], retrieval: Retrieval) -> Non
         # it holds the values they hold: 'check sliprings resistance.' + 'Must be 1.8 to 2.0 ohms.'
         held = u.values.union(*(x.values for x in near.get(id(u), [])))
         coverage = sum(idf[t] for t in q.terms if t in ts) / total
+        own = ts.union(*(x.words for x in near.get(id(u), [])))
+        u.own_subject = sum(rare[t] for t in subject_terms if t in own) / rare_total
         around = ts | context[u.chunk_id]
         if u.kind in ("row", "part_row"):  # a row is read under its table's title and text
             if u.chunk_id not in chunk_words:

@@ -9,6 +9,7 @@ import re
 from typing import Literal
 
 from maint.identifiers import asks_for_identifier
+from retrieval.query import asked_units
 
 QuestionKind = Literal["spec", "part_number", "procedure", "safety", "interval", "explanation"]
 
@@ -44,7 +45,10 @@ _EXPLANATION = re.compile(
 def question_kind(question: str) -> QuestionKind:
     if _EXPLANATION.search(question):
         return "explanation"
-    if asks_for_identifier(question) or _PART.search(question):
+    if asks_for_identifier(question):
+        return "part_number"
+    # 'Which kit ...' asks for a part; 'the shelf life of the epoxy in kit 104276-1' for a value.
+    if _PART.search(question) and not asked_units(question):
         return "part_number"
     if _INTERVAL.search(question):
         return "interval"

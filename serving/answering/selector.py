@@ -37,6 +37,7 @@ class Selector(ABC):
     threshold: float  # below it, no unit answers the question: refuse
     gap: float
     min_subject: float = 0.3
+    min_own_subject: float = 0.3
 
     @abstractmethod
     def score(self, units: list[AnswerUnit]) -> None:
@@ -49,7 +50,8 @@ class LinearSelector(Selector):
     bias: float = 0.0
     threshold: float = 0.0
     gap: float = 1.0  # a further unit joins the answer if it scores within this of the best
-    min_subject: float = 0.3  # see ``select``
+    min_subject: float = 0.3  # see ``_holds_value``
+    min_own_subject: float = 0.3  # see ``_holds_value``
     trained_on: dict = field(default_factory=dict)  # what the weights were fitted on
     name: str = "linear"
 
@@ -66,6 +68,7 @@ class LinearSelector(Selector):
             "threshold": self.threshold,
             "gap": self.gap,
             "min_subject": self.min_subject,
+            "min_own_subject": self.min_own_subject,
             "trained_on": self.trained_on,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,6 +98,7 @@ class LinearSelector(Selector):
             threshold=float(data.get("threshold", 0.0)),
             gap=float(data.get("gap", 1.0)),
             min_subject=float(data.get("min_subject", 0.3)),
+            min_own_subject=float(data.get("min_own_subject", 0.3)),
             trained_on=data.get("trained_on") or {},
         )
 
@@ -116,7 +120,7 @@ def select(
     if _names_absent_model(q, units):
         return []
     ranked = sorted(units, key=lambda u: -u.score)
-    holding = [u for u in ranked if _holds_value(q, u, selector.min_subject)]
+    holding = [u for u in ranked if _holds_value(q, u, selector)]
     if not holding:
         return []
     best = holding[0]  # for a value question, the best line that holds such a value
@@ -146,15 +150,22 @@ def _names_absent_model(q: Question, units: list[AnswerUnit]) -> bool:
     return any(not any(contains_compacted(w, code) for w in where) for code in model_codes(q.text))
 
 
-def _holds_value(q: Question, u: AnswerUnit, min_subject: float) -> bool:
+def _holds_value(q: Question, u: AnswerUnit, selector: Selector) -> bool:
     """A question for a value of some kind ('what torque ...') is answered only by a line that
-    holds a value of that kind and shares ``min_subject`` of the question's other words: the
-    manual describing the job but giving no torque is the commonest near miss."""
+    holds a value of that kind and shares ``min_subject`` of the question's other words, in
+    the line or its section: the manual describing the job but giving no torque is the
+    commonest near miss. The line itself (with the lines shown beside it) must also name
+    ``min_own_subject`` of them, weighed by rarity: the radiator cap's opening pressure is no
+    answer to the injectors', though its section is the engine's data too."""
     if q.kind == "part_number":  # likewise a part question: a line naming a part number
-        return u.features["names_part"] > 0 and u.features["subject"] >= min_subject
+        return u.features["names_part"] > 0 and u.features["subject"] >= selector.min_subject
     if q.kind != "spec" or not q.units:
         return True
-    return bool(u.features["asked_unit"]) and u.features["subject"] >= min_subject
+    return (
+        bool(u.features["asked_unit"])
+        and u.features["subject"] >= selector.min_subject
+        and u.own_subject >= selector.min_own_subject
+    )
 
 
 def fit(

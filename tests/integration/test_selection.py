@@ -88,3 +88,54 @@ def test_a_model_the_manual_does_not_cover_is_refused(scratch, tmp_path, pool):
     )
     assert a.refused and a.answer.startswith(REFUSAL), a.answer
     assert "ohms" not in a.answer
+
+
+ENGINE_DATA = """# Engine Manual
+
+## 3 TECHNICAL SPECIFICATIONS
+
+### Table 3-2 Engine data
+
+| Parameter | Value |
+|---|---|
+| Radiator pressure cap opening pressure | 0.9 bar |
+| Lubricating oil pressure at idle | 150 kPa |
+| Maximum exhaust back pressure | 10 kPa |
+
+## 6 OPERATION
+
+### 6.1 Starting
+
+Open the fuel shut-off valve and the cooling water valve before starting the engine.
+
+## 7 MAINTENANCE
+
+### 7.2 Changing the engine oil
+
+Open the oil drain valve and drain the oil while the engine is warm. Close the valve.
+
+### 7.3 Draining the cooling system
+
+Open the drain cock at the bottom of the radiator. The thermostat opens at 82 °C.
+
+### 7.5 Bleeding the fuel system
+
+If the engine does not start, loosen the injection line nuts at the injectors of cylinders
+1, 2 and 3 by one turn, crank the engine until air-free fuel flows, then tighten the nuts.
+"""
+
+
+def test_a_value_of_another_part_in_the_same_table_is_refused(scratch, tmp_path, pool):
+    """Near miss by part: the engine data give the radiator cap's opening pressure and the
+    fuel section names the injectors, but no injector opening pressure stands anywhere. The
+    question's words are weighed by their rarity in the manual: 'open' is in most sections,
+    'injector' in one, so a line without it is about something else."""
+    manual = tmp_path / "engine.md"
+    manual.write_text(ENGINE_DATA)
+    scratch.ingest(manual)
+    answerer = _answerer(scratch, pool)
+    a = answerer.ask("What is the injector opening pressure of the engine?", mode="hybrid")
+    assert a.refused and a.answer.startswith(REFUSAL), a.answer
+    assert "0.9 bar" not in a.answer
+    a = answerer.ask("What opening pressure does the radiator pressure cap have?", mode="hybrid")
+    assert "0.9 bar" in a.answer and a.verified, a.answer

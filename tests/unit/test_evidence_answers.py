@@ -14,6 +14,7 @@ from serving.answering.evidence import (
     AnswerUnit,
     Question,
     featurise,
+    is_pointer_row,
     states_value,
 )
 from serving.answering.kinds import question_kind
@@ -31,6 +32,10 @@ from serving.answering.selector import LinearSelector, fit, select
         ("Can I run the P-200 without liquid to check its direction of rotation?", "safety"),
         ("How often must the RSC-75 safety valve be tested?", "interval"),
         ("What's the point of the rear differential cooler kit on the M1113?", "explanation"),
+        # A kit named, a value asked: the epoxy's shelf life, not a parts row.
+        ("What's the shelf life on the epoxy in CBC repair kit 104276-1?", "spec"),
+        ("Which repair kit goes on the CBC shell?", "part_number"),
+        ("Kit number and NSN for the brush kit?", "part_number"),
     ],
 )
 def test_question_kind(question, kind):
@@ -84,6 +89,7 @@ def _unit(text: str, kind: str, ordinal: int, chunk: str = "c1", **features) -> 
     hit = Hit(chunk, "d", "Manual", "m.pdf", "4 Torques", 7, 7, text, 10, 1.0, "vector")
     u = AnswerUnit(text, kind, hit, ordinal, features.get("similarity", 0.5))
     u.features = {f: 0.0 for f in FEATURES} | features
+    u.own_subject = 1.0  # the line itself names what is asked
     return u
 
 
@@ -218,3 +224,45 @@ def test_a_procedure_is_quoted_across_its_sections_chunks_in_order():
         "2. Tighten it to 10 N·m.",
     ]
     assert text.startswith("From 7.5 Bleeding [2][1] (p. 7):")
+
+
+def test_a_value_line_about_another_part_does_not_answer():
+    """Every line of the engine data table is in the engine's section; the radiator cap's
+    opening pressure is still no answer to the injectors' (the line names no injector), while
+    the same table answers for the cap."""
+    table = _hit("c1", "3 TECHNICAL SPECIFICATIONS > 3.2 Engine > Table 3-2 Engine data")
+    prose = _hit("c2", "2 DESCRIPTION > 2.2 Engine")
+    cap = "Parameter | Value\nRadiator pressure cap opening pressure | 0.9 bar"
+    units = [
+        AnswerUnit(cap, "row", table, 1, 0.7),
+        AnswerUnit("Parameter | Value\nOil pressure at idle | 150 kPa", "row", table, 2, 0.6),
+        AnswerUnit("The engine has direct injection by six injectors.", "sentence", prose, 1, 0.6),
+    ]
+    selector = LinearSelector({"similarity": 1.0})
+    rarity = {"injector": 4.0, "open": 1.5, "engin": 0.2, "radiat": 3.0, "cap": 3.0}
+    for question, answered in [
+        ("What is the injector opening pressure of the engine?", False),
+        ("What is the radiator cap opening pressure of the engine?", True),
+    ]:
+        q = Question.of(question)
+        hits = [table, prose]
+        featurise(q, units, Retrieval(question, hits, [], {}, hits), rarity)
+        picked = select(q, units, selector)
+        assert bool(picked) is answered, (question, [u.own_subject for u in units])
+        if answered:
+            assert "0.9 bar" in picked[0].text
+
+
+@pytest.mark.parametrize(
+    ("row", "pointer"),
+    [
+        ("Safety, care and handling | 1-5\nSecuring shelter on 1-1/4 ton truck | 3- 4", True),
+        ("Fan, End Bell, and Rotor Assembly | 2-21 | 2-187\nRemoval | 2-21b | 2-188", True),
+        ("Troubleshooting | 3-7, 4-2\nTrough | 3-25", True),
+        ("Fastener | Size | N·m | lbf·ft\nHousing foot bolts | M24 | 710 | 524", False),
+        ("Mounting position | Oil quantity (L)\nM1 | 14.5", False),
+        ("Screw size | Torque\n1/4-20 | 50 inch lb", False),
+    ],
+)
+def test_index_rows_are_pointers_not_answers(row, pointer):
+    assert is_pointer_row(row) is pointer

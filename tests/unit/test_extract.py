@@ -128,3 +128,6 @@ def test_units_normalise_to_si():
     assert q["°F"].value_si == 120.0
     assert normalise("3.5–5.0", "bar").value_si == 350.0
     assert find_quantities("RSC-SEP-075A") == []  # a part number is no 75 A
+    assert find_quantities("Route 12469512 L.H. hose") == []  # left hand, not litres
+    assert [q.unit_si for _, q in find_quantities("Fill 5 L. Then")] == ["L"]
+    assert [q.unit_si for _, q in find_quantities("300 N or 67 lbf")] == ["N", "N"]

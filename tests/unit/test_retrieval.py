@@ -8,7 +8,7 @@ import pytest
 from retrieval.base import Fact, Hit
 from retrieval.fusion import rrf
 from retrieval.hybrid import budget
-from retrieval.query import identifier_candidates
+from retrieval.query import asked_units, identifier_candidates
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,20 @@ def test_budget_caps_chunks_and_tokens():
     assert len(budget(hits, max_chunks=5, max_tokens=1000)) == 3
     assert len(budget(hits, max_chunks=2, max_tokens=10_000)) == 2
     assert len(budget(hits[:1], 5, 10)) == 1  # the best chunk always
+
+
+@pytest.mark.parametrize(
+    ("question", "units"),
+    [
+        ("What torque for the drain plug?", {"N·m"}),
+        ("How much grease goes in the motor bearings?", {"kg", "L"}),  # an amount
+        ("How much clearance at the coupling?", {"mm"}),  # the measure named wins
+        ("What belt tension do I set?", {"kg", "mm", "N"}),  # a pull or a deflection
+        ("What's the shelf life of the epoxy?", {"h", "months", "years"}),
+        ("What is the subtransient reactance of the alternator?", {"Ω"}),
+        ("Maximum allowable force on the discharge nozzle?", {"N"}),
+        ("Who makes the pump?", set()),
+    ],
+)
+def test_asked_units(question, units):
+    assert asked_units(question) == units
