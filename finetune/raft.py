@@ -10,12 +10,17 @@ from typing import Any
 from finetune.examples import ChatTokenizer, DatasetConfig, Example, Exclusions, Message
 from finetune.facts import Corpus, MinedFact
 from finetune.leaks import LeakScreen
-from finetune.templates import cite, normalise, seeded_rng, short_hash
+from finetune.templates import cite, normalise, seeded_rng, short_hash, source_line
 from finetune.user_files import UserExample
 from graph.base import GraphStore
 from retrieval.graph_facts import GraphLookup, GraphRetriever
 from retrieval.store import ChunkStore
+from serving.answering.compose import quoted
 from serving.answering.prompt import REFUSAL, build_messages, closed_book_messages, source_label
+
+# Facts answered the way hybrid answers them: the manual's line holding the value, quoted
+# with its [n] and page. Procedures and warnings are quoted as blocks already.
+QUOTED_KINDS = ("spec", "part", "interval")
 
 
 class ExampleBuilder:
@@ -86,18 +91,35 @@ class ExampleBuilder:
                     break
         return chosen
 
+    def line(self, fact: MinedFact, text: str, chunk: str) -> str | None:
+        """The manual's line a segment of a fact was read from (see ``source_line``)."""
+        if fact.kind not in QUOTED_KINDS or not chunk:
+            return None
+        return source_line(text, self.hits[chunk].text, fact.equipment)
+
+    def answer(self, fact: MinedFact, numbers: dict[str, int]) -> str:
+        """The answer over chunks numbered ``numbers``: each segment's source line quoted
+        with its [n] and page, as a hybrid answer is, else the segment with its [n]."""
+        parts = []
+        for text, chunk in fact.segments:
+            line = self.line(fact, text, chunk)
+            n = numbers[chunk]
+            parts.append(quoted(line, n, self.hits[chunk]) if line else cite(text, n))
+        return fact.joiner.join(parts)
+
     def closed_answer(self, fact: MinedFact) -> str:
         if not fact.answerable:
             return REFUSAL
         hit = self.hits[fact.oracles[0]]
-        text = fact.joiner.join(t for t, _ in fact.segments)
+        lines = [(self.line(fact, t, c), t) for t, c in fact.segments]
+        text = fact.joiner.join(f'"{line}"' if line else t for line, t in lines)
         return f"{text}\nSource: {hit.document}, p. {hit.pages}."
 
     def raft_base(self, fact: MinedFact, question: str, with_oracle: bool) -> int:
         """Tokens of a RAFT example before distractors, estimated without rendering it
         (neutralising chunk text is slow); the exact count has the last word."""
         oracles = fact.oracles if with_oracle and fact.answerable else []
-        answer = fact.joiner.join(cite(t, 1) for t, _ in fact.segments) if oracles else REFUSAL
+        answer = self.answer(fact, dict.fromkeys(oracles, 1)) if oracles else REFUSAL
         base = self._overhead + sum(self.chunk_tokens(c) for c in oracles)
         return base + len(self.tok.encode(f"{question}\n{answer}", add_special_tokens=False))
 
@@ -112,10 +134,7 @@ class ExampleBuilder:
             for chunk in oracles:
                 order.insert(rng.randint(0, len(order)), chunk)
             numbers = {c: n for n, c in enumerate(order, start=1)}
-            if oracles:
-                answer = fact.joiner.join(cite(t, numbers[c]) for t, c in fact.segments)
-            else:
-                answer = REFUSAL
+            answer = self.answer(fact, numbers) if oracles else REFUSAL
             facts = self.lookup(question).context_facts(order)
             messages, _ = build_messages(question, [self.hits[c] for c in order], facts)
             return [*messages, {"role": "assistant", "content": answer}]

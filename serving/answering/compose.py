@@ -21,8 +21,14 @@ MAX_LINES = 20  # lines of a procedure quoted; a longer one ends with a pointer 
 PROSE = ("sentence", "safety")
 
 
-def page_label(u: AnswerUnit) -> str:
-    return f"p. {u.hit.pages}" if u.hit.page_start is not None else "no page"
+def hit_page(hit: Hit) -> str:
+    return f"p. {hit.pages}" if hit.page_start is not None else "no page"
+
+
+def quoted(text: str, n: int, hit: Hit) -> str:
+    """One quoted line of an answer: '"…" [2] (p. 14)' (the fine-tuning data writes its
+    answers the same way)."""
+    return f'"{text}" [{n}] ({hit_page(hit)})'
 
 
 def shown_units(picked: list[AnswerUnit], units: list[AnswerUnit]) -> list[AnswerUnit]:
@@ -74,7 +80,7 @@ def compose(
         lines = procedure_lines(chunks or [first.hit])
         cited = list(dict.fromkeys(numbers[h.chunk_id] for h, _ in lines))
         refs = "".join(f"[{n}]" for n in cited)
-        head = f"From {first.hit.section or first.hit.document} {refs} ({page_label(first)}):"
+        head = f"From {first.hit.section or first.hit.document} {refs} ({hit_page(first.hit)}):"
         body = [f"- {line}" for _, line in lines[:MAX_LINES]]
         if len(lines) > MAX_LINES:
             rest = "".join(
@@ -96,7 +102,7 @@ def compose(
         else:
             runs.append([u])
     out = [
-        f'"{" ".join(u.quote() for u in run)}" [{numbers[run[0].chunk_id]}] ({page_label(run[0])})'
+        quoted(" ".join(u.quote() for u in run), numbers[run[0].chunk_id], run[0].hit)
         for run in runs
     ]
     return "\n".join(out), [u.quote() for u in shown]

@@ -197,7 +197,9 @@ def test_answers_carry_the_values_as_written(built):
     assert impeller
     for r in impeller:
         answer = r["messages"][2]["content"]
-        assert "95 N·m (70 lbf·ft)" in answer and "lubricated threads" in answer
+        # The manual's row, quoted: "Torque: 95 N·m; Torque: 70 lbf·ft; …: Lubricated threads"
+        assert "95 N·m" in answer and "70 lbf·ft" in answer
+        assert "lubricated threads" in answer.lower()
         assert "Source: " in answer
     cited = 0
     for r in raft:
@@ -228,6 +230,31 @@ def test_answers_carry_the_values_as_written(built):
     for r in procedures:
         steps = re.findall(r"(?m)^(\d+)\. ", r["messages"][2]["content"])
         assert [int(n) for n in steps] == list(range(1, len(steps) + 1))
+
+
+_QUOTED = re.compile(r'"(.+)" \[(\d+)\] \(p\. [\d-]+\)')
+
+
+def test_value_answers_quote_the_manual_line_as_hybrid_answers_do(built):
+    """RAFT answers to spec, part and interval questions are the manual's line holding the
+    value, quoted with its [n] and page (the evidence-first answer format), where one line
+    holds it; the quoted line stands in the excerpt it cites."""
+    rows = _all(built)
+    raft = [
+        r
+        for n in ("raft_train", "raft_val")
+        for r in rows[n]
+        if r["kind"] in ("spec", "part", "interval") and r["messages"][2]["content"] != REFUSAL
+    ]
+    quoted = [(r, _QUOTED.fullmatch(r["messages"][2]["content"])) for r in raft]
+    quoted = [(r, m) for r, m in quoted if m]
+    assert len(quoted) >= 0.6 * len(raft), (len(quoted), len(raft))
+    for r, m in quoted:
+        text, n = m.group(1), int(m.group(2))
+        excerpt = " ".join(_excerpts(r["messages"][1]["content"])[n].split())
+        if " | " not in excerpt or "; " not in text:  # a sentence: verbatim
+            assert " ".join(text.split()) in excerpt, (text, excerpt[:300])
+        assert all(x in excerpt for x in re.findall(r"\d[\d.,/-]*", text)), text
 
 
 def test_no_eval_question_leaks_into_generated_data(built, cached, dev):
