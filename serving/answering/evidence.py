@@ -180,11 +180,12 @@ class Question:
         )
 
 
-_BARE_NUMBER = re.compile(r"(?<![\w./-])\d+(?:[.,/]\d+)*(?![\w/-])")
+_BARE_NUMBER = re.compile(r"(?<![\w./-])\d+(?:[.,/]\d+)*(?![\w/]|-[^\d])")
 
 
 def numbers(text: str) -> list[str]:
-    """Bare numbers ('75' in 'at 75 % load'), not the digits of a code ('DG-450')."""
+    """Bare numbers ('75' in 'at 75 % load', '1/4' in 'a 1/4-20 screw'), not the digits of a
+    code ('DG-450', '60-amp')."""
     return list(dict.fromkeys(m.group(0) for m in _BARE_NUMBER.finditer(text)))
 
 

@@ -15,6 +15,7 @@ from serving.answering.evidence import (
     Question,
     featurise,
     is_pointer_row,
+    numbers,
     states_value,
 )
 from serving.answering.kinds import question_kind
@@ -266,3 +267,16 @@ def test_a_value_line_about_another_part_does_not_answer():
 )
 def test_index_rows_are_pointers_not_answers(row, pointer):
     assert is_pointer_row(row) is pointer
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("at 75 % load", ["75"]),
+        ("Max torque on a 1/4-20 screw going into a rivnut?", ["1/4"]),  # the thread's size
+        (" | 1/4 -20 | 50 inch lb", ["1/4", "50"]),
+        ("the DG-450 and a 60-amp generator", []),  # codes, not values
+    ],
+)
+def test_bare_numbers_of_a_question_single_out_a_row(text, found):
+    assert numbers(text) == found
