@@ -16,6 +16,7 @@ from graph.base import GraphStore
 from retrieval.graph_facts import GraphLookup, GraphRetriever
 from retrieval.store import ChunkStore
 from serving.answering.compose import quoted
+from serving.answering.evidence import AnswerUnit
 from serving.answering.prompt import REFUSAL, build_messages, closed_book_messages, source_label
 
 # Facts answered the way hybrid answers them: the manual's line holding the value, quoted
@@ -44,6 +45,7 @@ class ExampleBuilder:
         self._near: dict[str, list[str]] = {}
         self.linker = GraphRetriever(graph, pg)
         self._lookups: dict[str, GraphLookup] = {}
+        self._units: dict[str, list[AnswerUnit]] = {}  # per chunk, for ``line``
         # Tokens of a RAFT example beyond its question, answer and excerpts: prompt, template.
         empty, _ = build_messages("", [], [])
         self._overhead = self.count([*empty, {"role": "assistant", "content": ""}])
@@ -95,7 +97,13 @@ class ExampleBuilder:
         """The manual's line a segment of a fact was read from (see ``source_line``)."""
         if fact.kind not in QUOTED_KINDS or not chunk:
             return None
-        return source_line(text, self.hits[chunk].text, fact.equipment)
+        if chunk not in self._units:
+            hit = self.hits[chunk]
+            self._units[chunk] = [
+                AnswerUnit(r["text"], r["kind"], hit, r["ordinal"], 0.0)
+                for r in self.pg.units_of([chunk])
+            ]
+        return source_line(text, self._units[chunk], fact.equipment)
 
     def answer(self, fact: MinedFact, numbers: dict[str, int]) -> str:
         """The answer over chunks numbered ``numbers``: each segment's source line quoted

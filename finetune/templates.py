@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from ingestion.chunker import heading_title
 from maint.identifiers import norm_part_number
-from serving.answering.evidence import row_quote
+from serving.answering.evidence import AnswerUnit
 
 
 def normalise(text: str) -> str:
@@ -273,34 +273,23 @@ def cite(text: str, n: int) -> str:
     return f"{body[:-1]} [{n}]." if body.endswith(".") else f"{body} [{n}]"
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
 _DIGITS = re.compile(r"\d[\d.,/-]*\d|\d")
 
 
-def source_line(answer: str, chunk_text: str, equipment: str = "") -> str | None:
-    """The line of a chunk an answer's values and part numbers were read from, as a hybrid
-    answer quotes it: a table row under its header ('Task: Check coupling alignment;
-    Interval: every 4,000 operating hours'), else the sentence. The line must hold the
-    answer's longest number (the part number, the value) and most of the others; None when
-    none does (a procedure, a fact joined from several lines). The equipment's own digits
-    ('P-200') are no value."""
+def source_line(answer: str, units: Sequence[AnswerUnit], equipment: str = "") -> str | None:
+    """The line of a chunk (its search units, as hybrid answers select them) an answer's
+    values and part numbers were read from, quoted as a hybrid answer quotes it: a table row
+    under its header ('Task: Check coupling alignment; Interval: every 4,000 operating
+    hours'), else the sentence. The line must hold the answer's longest number (the part
+    number, the value) and most of the others; None when none does (a procedure, a fact
+    joined from several lines). The equipment's own digits ('P-200') are no value."""
     wanted = set(_DIGITS.findall(answer)) - set(_DIGITS.findall(equipment))
     if not wanted:
         return None
     key = max(sorted(wanted), key=len)
     best, best_n = None, len(wanted) / 2
-    header = ""
-    for line in chunk_text.splitlines():
-        if " | " in line and not header:
-            header = line
-            continue
-        if " | " in line:
-            candidates = [(line, row_quote(header, line))]
-        else:
-            header = ""
-            candidates = [(x, x.strip()) for x in _SENTENCE_END.split(line.strip())]
-        for raw, shown in candidates:
-            held = wanted & set(_DIGITS.findall(raw))
-            if key in held and len(held) >= best_n:
-                best, best_n = shown, len(held) + 0.5  # the first of equals: the manual's order
-    return best
+    for u in units:
+        held = wanted & set(_DIGITS.findall(u.text.split("\n", 1)[-1]))
+        if key in held and len(held) >= best_n:
+            best, best_n = u, len(held) + 0.5  # the first of equals: the manual's order
+    return best.quote() if best else None

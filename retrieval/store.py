@@ -120,9 +120,10 @@ class ChunkStore(ABC):
         """Chunks by id, in no particular order."""
 
     @abstractmethod
-    def units_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[dict]:
+    def units_of(self, chunk_ids: Sequence[str], embedding: np.ndarray | None = None) -> list[dict]:
         """The search units of these chunks, in chunk order: id, chunk_id, ordinal, kind,
-        text and ``similarity`` (cosine to ``embedding``). What answers select from."""
+        text and ``similarity`` (cosine to ``embedding``; 0 without one). What answers
+        select from, and what training answers quote."""
 
     @abstractmethod
     def term_weights(self, words: Sequence[str]) -> dict[str, float]:

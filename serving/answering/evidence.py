@@ -95,21 +95,17 @@ class AnswerUnit:
     def quote(self) -> str:
         """The unit as one readable line: a table row as 'header: cell; ...' (cells verbatim)."""
         if self.kind in ("row", "part_row") and "\n" in self.text:
-            return row_quote(*self.text.split("\n", 1))
+            header, row = self.text.split("\n", 1)
+            pairs = list(zip(header.split(" | "), row.split(" | "), strict=False))
+            cells: list[str] = []
+            for h, c in pairs:
+                h, c = h.strip(), c.strip()
+                if cells and c and _is_unit(c) and re.search(r"\d$", cells[-1]):
+                    cells[-1] += f" {c}"  # 'Value | Unit' tables: '72.8 | L/h' is 72.8 L/h
+                elif c:
+                    cells.append(f"{h}: {c}" if h else c)
+            return "; ".join(cells)
         return " ".join(self.text.split())
-
-
-def row_quote(header: str, row: str) -> str:
-    """A table row as one readable line, 'header: cell; ...', cells verbatim."""
-    pairs = list(zip(header.split(" | "), row.split(" | "), strict=False))
-    cells: list[str] = []
-    for h, c in pairs:
-        h, c = h.strip(), c.strip()
-        if cells and c and _is_unit(c) and re.search(r"\d$", cells[-1]):
-            cells[-1] += f" {c}"  # 'Value | Unit' tables: '72.8 | L/h' is 72.8 L/h
-        elif c:
-            cells.append(f"{h}: {c}" if h else c)
-    return "; ".join(cells)
 
 
 def candidate_units(
@@ -225,7 +221,8 @@ def featurise(
     seen = set().union(*unit_terms, *context.values())
     subject_terms = [t for t in q.subject if t in seen]
     subject_total = sum(idf[t] for t in subject_terms) or 1.0
-    rare = {t: (rarity or idf).get(t, idf[t]) for t in subject_terms}
+    weights = rarity or idf
+    rare = {t: weights.get(t, idf[t]) for t in subject_terms}
     rare_total = sum(rare.values()) or 1.0
     fact_values = _graph_values(retrieval)
     wants_value = q.kind in ("spec", "part_number", "interval")
