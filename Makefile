@@ -57,12 +57,16 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+# Each benchmark writes benchmarks/results/NAME.json; summary.py then prints issue 18's figures,
+# each beside its baseline from the same run, in one table (benchmarks/results/summary.json).
+# Hours on 2 cores: most of it growing the query benchmark's tables to 1M chunks.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/query.py
 	$(BIN)/python benchmarks/serve_load.py
 	$(BIN)/python benchmarks/eval_run.py
 	$(BIN)/python benchmarks/memory.py
+	$(BIN)/python benchmarks/summary.py
 
 # Regenerates the lock files from pyproject.toml's ranges (and requirements/*.in). Pins already
 # in a lock are kept while they still satisfy the ranges, so with no change to the ranges the

@@ -43,6 +43,9 @@ sys.path.insert(0, str(ROOT))
 SAMPLES = ROOT / "data" / "samples" / "manuals"
 DEMO = ROOT / "finetune" / "configs" / "demo.yaml"
 TARGET_MB = {"ingest": 2048, "serve": 2048, "train": 4096}
+# The ingest and serve baseline: as before issue 18 (sentence-transformers' torch embedder,
+# files parsed in the ingesting process), measured in the same run as the shipped settings.
+BASELINE_ENV = {"MAINT_EMBEDDING_BACKEND": "torch", "MAINT_PARSE_WORKERS": "0"}
 # name -> overrides of demo.yaml for the training step: the demo before issue 18 (the model's
 # own loss over whole logits, no checkpointing, sdpa attention as transformers picks it, no
 # malloc_trim), each option alone, and demo.yaml as shipped.
@@ -124,11 +127,11 @@ def _check(name: str, r: dict) -> dict:
 
 
 # -- ingest and serve ----------------------------------------------------------------------
-def bench_ingest(env: dict[str, str]) -> dict:
+def bench_ingest(env: dict[str, str], what: str = "maint ingest data/samples/manuals") -> dict:
     r = _check("maint ingest", measured(_maint("ingest", str(SAMPLES), "--json"), env))
     summary = json.loads(r["stdout"])
     return {
-        "what": "maint ingest data/samples/manuals",
+        "what": what,
         "pages": summary["pages"],
         "chunks": summary["chunks"],
         "seconds": r["seconds"],
@@ -137,7 +140,7 @@ def bench_ingest(env: dict[str, str]) -> dict:
     }
 
 
-def bench_serve(env: dict[str, str], questions: int) -> dict:
+def bench_serve(env: dict[str, str], questions: int, what: str = "maint serve") -> dict:
     import httpx
 
     from benchmarks.serve_load import _free_port, _questions, _wait_ready
@@ -163,7 +166,7 @@ def bench_serve(env: dict[str, str], questions: int) -> dict:
     if len(answered) != len(asked) or not all(answered):
         sys.exit(f"maint serve answered {sum(answered)} of {len(asked)}:\n{r['stderr']}")
     return {
-        "what": f"maint serve, {len(asked)} questions (hybrid)",
+        "what": f"{what}, {len(asked)} questions (hybrid)",
         "questions": len(asked),
         "seconds": r["seconds"],
         "peak_rss_mb": r["peak_rss_mb"],
@@ -281,14 +284,14 @@ def bench_train(env: dict[str, str], dataset: Path, steps: int, model_path: str)
 
 
 # -- the run -------------------------------------------------------------------------------
-def _print(ingest: dict | None, serve: dict | None, train: list[dict]) -> None:
-    print(f"\n{'what':<44}{'peak RSS MB':>12}{'target MB':>10}{'':>6}{'seconds':>9}")
-    rows = [r for r in (ingest, serve) if r]
+def _print(*measures: dict | None, train: list[dict]) -> None:
+    print(f"\n{'what':<50}{'peak RSS MB':>12}{'target MB':>10}{'':>6}{'seconds':>9}")
+    rows = [r for r in measures if r]
     rows += [{**t, "what": f"demo training step: {t['variant']}"} for t in train]
     for r in rows:
         ok = "ok" if r["peak_rss_mb"] <= r["target_mb"] else "OVER"
         print(
-            f"{r['what']:<44}{r['peak_rss_mb']:>12,}{r['target_mb']:>10,}{ok:>6}"
+            f"{r['what']:<50}{r['peak_rss_mb']:>12,}{r['target_mb']:>10,}{ok:>6}"
             f"{r['seconds']:>9.0f}"
         )
     if train:
@@ -341,9 +344,19 @@ def main() -> None:
     # The converted bundled model is shared, not converted again in the fresh workspace.
     settings = Settings(data_dir=data_dir, model_cache_dir=configured.models_dir)
     env["MAINT_MODEL_CACHE_DIR"] = str(configured.models_dir)
-    ingest = serve = None
+    ingest = serve = ingest_base = serve_base = None
     train: list[dict] = []
+    # The baseline ingests into a workspace of its own (the shipped one would skip the files).
+    base_env = {**env, **BASELINE_ENV, "MAINT_DATA_DIR": str(work / "baseline")}
     try:
+        if "ingest" in parts:
+            _check("maint services start", measured(_maint("services", "start"), base_env))
+            try:
+                ingest_base = bench_ingest(base_env, "baseline: torch embedder, parsed in process")
+                print(f"  ingest baseline: {ingest_base['peak_rss_mb']} MB", file=sys.stderr)
+            finally:
+                subprocess.run(_maint("services", "stop"), env=base_env, capture_output=True)
+                remove_workspace(work / "baseline")
         _check("maint services start", measured(_maint("services", "start"), env))
         dataset = args.dataset or configured.data_dir / "finetune" / "dataset"
         build = "train" in parts and not (dataset / "report.json").is_file()
@@ -353,6 +366,10 @@ def main() -> None:
         if "serve" in parts:
             serve = bench_serve(env, args.questions)
             print(f"  serve: {serve['peak_rss_mb']} MB", file=sys.stderr)
+            serve_base = bench_serve(
+                {**env, **BASELINE_ENV}, args.questions, "baseline: torch embedder"
+            )
+            print(f"  serve baseline: {serve_base['peak_rss_mb']} MB", file=sys.stderr)
         if "train" in parts:
             if build:
                 print("  building the training data (maint finetune dataset)", file=sys.stderr)
@@ -366,7 +383,11 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     if "ingest" not in parts:
         ingest = None
-    _print(ingest, serve, train)
+    for shipped, base in ((ingest, ingest_base), (serve, serve_base)):
+        if shipped and base:
+            shipped["baseline_peak_rss_mb"] = base["peak_rss_mb"]
+            shipped["vs_baseline"] = round(shipped["peak_rss_mb"] / base["peak_rss_mb"], 2)
+    _print(ingest, ingest_base, serve, serve_base, train=train)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     payload = {
@@ -374,7 +395,9 @@ def main() -> None:
         "at": stamp,
         "load_average": os.getloadavg(),
         "ingest": ingest,
+        "ingest_baseline": ingest_base,
         "serve": serve,
+        "serve_baseline": serve_base,
         "train": train,
     }
     for path in (args.out / f"memory-{stamp}.json", args.out / "memory.json"):

@@ -86,6 +86,7 @@ def embedder_for(settings: Settings, lazy: bool = True) -> Embedder:
                 settings.models_dir,
                 "int8" if settings.embedding_backend == "onnx-int8" else "fp32",
                 notify=err.print,
+                threads=settings.embedding_threads or min(8, os.cpu_count() or 1),
             )
         return SentenceTransformerEmbedder(
             settings.embedding_model, settings.embedding_device, settings.embedding_batch_size

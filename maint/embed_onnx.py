@@ -26,9 +26,11 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -207,10 +209,19 @@ def exported_model(
 
 class OnnxEmbedder:
     """Embeds with the ONNX export (``precision`` fp32 or int8); tokenizes exactly as the torch
-    embedder does, so chunk boundaries (counted in tokens) do not depend on the backend."""
+    embedder does, so chunk boundaries (counted in tokens) do not depend on the backend.
+
+    Many texts are shared out to ``threads`` sessions of one thread each, side by side: on 2
+    cores 1.3x (fp32) and 1.6x (int8) the speed of one session spreading each short text over
+    both threads, with the same vectors (one text per run either way)."""
 
     def __init__(
-        self, model_path: str, models_dir: Path, precision: str = "int8", notify=None
+        self,
+        model_path: str,
+        models_dir: Path,
+        precision: str = "int8",
+        notify=None,
+        threads: int = 1,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -222,17 +233,27 @@ class OnnxEmbedder:
         source = Path(model_path)
         _, self.max_tokens = _sentence_config(source)
         folder = exported_model(source, models_dir, precision, notify)
-        options = ort.SessionOptions()
-        # Waiting threads sleep instead of spinning: on a shared 2-core CPU, spinning ones
-        # starve the parser processes and the database (see maint.process).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(
-            str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
-        )
+        path = str(folder / ONNX_FILE)
+
+        def session(threads: int):
+            options = ort.SessionOptions()
+            # Waiting threads sleep instead of spinning: on a shared 2-core CPU, spinning ones
+            # starve the parser processes and the database (see maint.process).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.intra_op_num_threads = threads
+            return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+        self.threads = max(1, threads)
+        # A question alone runs on all threads (fp32: 5.3 ms against 7.1 on one); many texts
+        # on one-thread sessions, made at the first call with several.
+        self._single = session(self.threads)
+        self._new_session = session
+        self._many: list = []
+        self._lock = threading.Lock()
         self.model_path = model_path
         self._tokenizer = AutoTokenizer.from_pretrained(source)
-        self.dim = int(self.session.get_outputs()[0].shape[-1])
-        self._inputs = [i.name for i in self.session.get_inputs()]
+        self.dim = int(self._single.get_outputs()[0].shape[-1])
+        self._inputs = [i.name for i in self._single.get_inputs()]
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -247,7 +268,33 @@ class OnnxEmbedder:
         if not texts:
             return out
         encoded = self._tokenizer(list(texts), truncation=True, max_length=self.max_tokens)
-        for row in range(len(texts)):
-            feed = {name: np.asarray([encoded[name][row]], dtype=np.int64) for name in self._inputs}
-            out[row] = self.session.run(None, feed)[0][0]
+        ids = encoded["input_ids"]
+        stop = threading.Event()  # per call: the server embeds several questions at once
+        if len(texts) == 1 or self.threads == 1:
+            self._run(self._single, encoded, range(len(texts)), out, stop)
+            return out
+        with self._lock:
+            if not self._many:
+                self._many = [self._new_session(1) for _ in range(self.threads)]
+        # Longest first, dealt in turn: the sessions' shares come out about even.
+        order = sorted(range(len(texts)), key=lambda row: -len(ids[row]))
+        shares = [order[k :: self.threads] for k in range(self.threads)]
+        shares = [share for share in shares if share]
+        with ThreadPoolExecutor(len(shares), thread_name_prefix="embed") as pool:
+            running = [
+                pool.submit(self._run, session, encoded, share, out, stop)
+                for session, share in zip(self._many, shares, strict=False)
+            ]
+            try:
+                for future in running:
+                    future.result()
+            finally:  # a Ctrl-C (or a failure) stops the other sessions at their next text
+                stop.set()
         return out
+
+    def _run(self, session, encoded, rows: Sequence[int], out: np.ndarray, stop) -> None:
+        for row in rows:
+            if stop.is_set():
+                return
+            feed = {name: np.asarray([encoded[name][row]], dtype=np.int64) for name in self._inputs}
+            out[row] = session.run(None, feed)[0][0]

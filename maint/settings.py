@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     )
     embedding_dim: int = 384
     embedding_batch_size: int = 64
+    embedding_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="ONNX sessions of one thread each embedding a file's texts side by side. "
+        "Unset: one per CPU core (up to 8).",
+    )
     embedding_device: str = "cpu"
 
     chunk_tokens: int = Field(default=200, description="Target chunk size in embedder tokens.")

@@ -69,3 +69,17 @@ def test_backend_setting_is_honoured(model_cache):
     for backend in AGREEMENT:
         embedder_for(Settings(embedding_backend=backend, model_cache_dir=model_cache), False)
     assert exports() == made
+
+
+@pytest.mark.parametrize("backend", sorted(AGREEMENT))
+def test_sessions_side_by_side_give_the_vectors_of_one(backend, model_cache, texts):
+    """Many texts are shared out to one-thread sessions; each text still gets its own run, so
+    its vector is the one a single session gives, in the caller's order."""
+    settings = Settings(embedding_backend=backend, model_cache_dir=model_cache)
+    one = embedder_for(settings.model_copy(update={"embedding_threads": 1}), False)
+    three = embedder_for(settings.model_copy(update={"embedding_threads": 3}), False)
+    sample = texts[:40]
+    alone, shared = one.embed(sample), three.embed(sample)
+    assert len(three._many) == 3  # the texts were shared out
+    assert np.allclose(alone, shared, atol=1e-5)
+    assert np.array_equal(three.embed(sample[7:8])[0], shared[7])
