@@ -270,7 +270,6 @@ class OnnxEmbedder:
         if not texts:
             return out
         encoded = self._tokenizer(list(texts), truncation=True, max_length=self.max_tokens)
-        ids = encoded["input_ids"]
         stop = threading.Event()  # per call: the server embeds several questions at once
         if len(texts) == 1 or self.threads == 1:
             self._run(self._single, encoded, range(len(texts)), out, stop)
@@ -279,7 +278,7 @@ class OnnxEmbedder:
             if not self._many:
                 self._many = [self._new_session(1) for _ in range(self.threads)]
         # Longest first, dealt in turn: the sessions' shares come out about even.
-        order = sorted(range(len(texts)), key=lambda row: -len(ids[row]))
+        order = sorted(range(len(texts)), key=lambda row: -len(encoded["input_ids"][row]))
         shares = [order[k :: self.threads] for k in range(self.threads)]
         shares = [share for share in shares if share]
         with ThreadPoolExecutor(len(shares), thread_name_prefix="embed") as pool:
