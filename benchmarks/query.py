@@ -21,8 +21,8 @@ machine inflate every figure: the 1-minute load average is recorded with each se
 
 Each timed pass (sample retrieval, each size's retrieval, answers) stops early once it has
 run ``--budget`` seconds (default 120; 0: never); the tables then say how many questions
-were measured. Growing the tables takes most of the run: about 12 minutes to 100k chunks
-with their 700k units on 2 busy cores, and longer again to 1M.
+were measured. Growing the tables takes most of the run: on 2 cores about 8 minutes to 100k
+chunks with their 700k units, 22 more to 1M chunks (20 GB of tables; 40 minutes in all).
 
     python benchmarks/query.py [--scales 100000 1000000] [--units-up-to 100000] \
         [--ef 40 100 200] [--answers 10] [--budget 120] [--questions N] \
