@@ -1,10 +1,11 @@
 """Issue 18's figures in one table: the last step of ``make bench``.
 
 Reads what the other benchmarks wrote (``ingest.json``, ``query.json``, ``memory.json`` under
-``--results``) and prints each figure beside its baseline from the same run, the ratio, the
-target and whether it is met; writes ``summary.json`` beside them. A benchmark that has not
-been run leaves its rows out, with a line saying which. It measures nothing itself: each row
-names the run (its time stamp) it comes from.
+``--results``), with the targets they wrote beside their figures, and prints each figure
+beside its baseline from the same run, the ratio, the target and whether it is met; writes
+``summary.json`` beside them. A benchmark that has not been run leaves its rows out, with a
+line saying which. It measures nothing itself: each row names the run (its time stamp) it
+comes from.
 
     python benchmarks/summary.py [--results benchmarks/results]
 """
@@ -52,7 +53,7 @@ def ingest_rows(report: dict) -> list[dict]:
                 f"ingestion, {name} ({shipped['pages']} pages)",
                 shipped["pages_per_s"],
                 base and base["pages_per_s"],
-                20.0 if corpus == "real" else None,
+                report.get("targets", {}).get(f"{corpus}_pages_per_s"),
                 "higher",
                 "pages/s",
                 f"ingest {report['at']}",
@@ -64,17 +65,17 @@ def ingest_rows(report: dict) -> list[dict]:
 
 def query_rows(report: dict) -> list[dict]:
     rows = []
-    targets = {100_000: 50.0, 1_000_000: 150.0}
     for scale in report.get("scales", []):
         size, r = scale["size"], scale["retrieval"]
         base = r.get("baseline_total", {})
+        target = report.get("targets", {}).get(f"fused_p95_ms_at_{size}", {}).get("target")
         for stat in ("p50_ms", "p95_ms"):
             rows.append(
                 _row(
                     f"fused retrieval {stat[:3]} at {size:,} chunks",
                     r["fused_total"][stat],
                     base.get(stat),
-                    targets.get(size) if stat == "p95_ms" else None,
+                    target if stat == "p95_ms" else None,
                     "lower",
                     "ms",
                     f"query {report['at']}",

@@ -17,6 +17,7 @@ def test_each_figure_is_given_beside_its_baseline_and_target(tmp_path):
         "ingest",
         {
             "at": "T1",
+            "targets": {"real_pages_per_s": 20.0},
             "results": [
                 {"corpus": "real", "config": "default", "pages": 580, "pages_per_s": 10.0},
                 {"corpus": "real", "config": "baseline", "pages": 580, "pages_per_s": 4.0},
@@ -34,6 +35,10 @@ def test_each_figure_is_given_beside_its_baseline_and_target(tmp_path):
         "query",
         {
             "at": "T2",
+            "targets": {
+                "fused_p95_ms_at_100000": {"target": 50.0},
+                "fused_p95_ms_at_1000000": {"target": 150.0},
+            },
             "scales": [
                 {"size": 100_000, "retrieval": retrieval},
                 {
