@@ -279,9 +279,9 @@ class OnnxEmbedder:
                 self._many = [self._new_session(1) for _ in range(self.threads)]
         # Longest first, dealt in turn: the sessions' shares come out about even.
         order = sorted(range(len(texts)), key=lambda row: -len(encoded["input_ids"][row]))
-        shares = [order[k :: self.threads] for k in range(self.threads)]
-        shares = [share for share in shares if share]
-        with ThreadPoolExecutor(len(shares), thread_name_prefix="embed") as pool:
+        n = min(self.threads, len(texts))
+        shares = [order[k::n] for k in range(n)]
+        with ThreadPoolExecutor(n, thread_name_prefix="embed") as pool:
             running = [
                 pool.submit(self._run, session, encoded, share, out, stop)
                 for session, share in zip(self._many, shares, strict=False)

@@ -573,18 +573,13 @@ class PgStore(ChunkStore):
     def units_of(self, chunk_ids: Sequence[str], embedding: np.ndarray | None = None) -> list[dict]:
         if not chunk_ids:
             return []
-        if embedding is None:
-            rows = self.conn.execute(
-                "SELECT u.id, u.chunk_id, u.kind, u.text, 0.0 AS similarity"
-                " FROM units u WHERE u.chunk_id = ANY(%s)",
-                (list(chunk_ids),),
-            ).fetchall()
-        else:
-            rows = self.conn.execute(
-                "SELECT u.id, u.chunk_id, u.kind, u.text, 1 - (u.embedding <=> %s) AS similarity"
-                " FROM units u WHERE u.chunk_id = ANY(%s)",
-                (np.asarray(embedding, dtype=np.float32), list(chunk_ids)),
-            ).fetchall()
+        query = None if embedding is None else np.asarray(embedding, dtype=np.float32)
+        rows = self.conn.execute(  # no embedding: NULL distances, similarity 0
+            "SELECT u.id, u.chunk_id, u.kind, u.text,"
+            " coalesce(1 - (u.embedding <=> %s::vector), 0) AS similarity"
+            " FROM units u WHERE u.chunk_id = ANY(%s)",
+            (query, list(chunk_ids)),
+        ).fetchall()
         for r in rows:  # ids are "<chunk id>/<n>"
             r["ordinal"] = int(r["id"].rsplit("/", 1)[1])
             r["similarity"] = float(r["similarity"])
