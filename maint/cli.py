@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 import typer
+from pydantic import ValidationError
 
 from eval.cli import evaluate
 from finetune.cli import app as finetune_app
@@ -15,6 +16,7 @@ from infra.backup_cli import backup, restore
 from infra.cli import app as services_app
 from ingestion.cli import documents_app, ingest
 from maint import __version__
+from maint.output import err
 from maint.process import setup
 from maint.settings import Settings
 from serving.api.serve import serve
@@ -53,7 +55,18 @@ def main(
     ),
 ) -> None:
     overrides = {"data_dir": data_dir} if data_dir else {}
-    ctx.obj = Settings(**overrides)
+    try:
+        ctx.obj = Settings(**overrides)
+    except ValidationError as exc:  # a setting's own message, not a traceback
+        for error in exc.errors():
+            name = "MAINT_" + "_".join(str(part) for part in error["loc"]).upper()
+            err.print(
+                f"maint: {name}={error.get('input')!r} is not valid: {error['msg']}. Fix it in "
+                "the environment or the MAINT_CONFIG file.",
+                markup=False,
+                highlight=False,
+            )
+        raise typer.Exit(2) from None
 
 
 app.command("ingest")(ingest)

@@ -69,3 +69,16 @@ def test_no_hint_to_fetch_kernels_from_the_hub():
     )
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
+
+
+def test_a_bad_setting_is_named_with_what_to_do_not_a_traceback(tmp_path):
+    bad = maint(
+        "documents",
+        "list",
+        data_dir=tmp_path,
+        env={"MAINT_EMBEDDING_THREADS": "0", "COLUMNS": "200"},
+    )
+    assert bad.returncode == 2
+    assert "MAINT_EMBEDDING_THREADS='0' is not valid" in bad.stderr
+    assert "MAINT_CONFIG" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "postgres").exists()  # stopped before any store was touched
