@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     embedding_threads: int | None = Field(
         default=None,
         ge=1,
+        le=64,  # each session holds the model's weights (about 90 MB in fp32)
         description="ONNX sessions of one thread each embedding a file's texts side by side. "
         "Unset: one per CPU core (up to 8).",
     )
