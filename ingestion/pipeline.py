@@ -48,7 +48,7 @@ from ingestion.extract import Extractor, RuleExtractor
 from ingestion.parse_ahead import ParseCrash, ParseOutcome, ParsePool, default_workers
 from ingestion.parsers import SUPPORTED_SUFFIXES, ParseError, parse_file
 from maint.domain import DocumentRecord, ParsedDocument
-from maint.embed import Embedder
+from maint.embed import Embedder, embed_distinct
 from maint.settings import Settings
 from retrieval.store import ChunkStore
 
@@ -450,7 +450,7 @@ class Ingestor:
 
         with timings.measure("embed"):
             texts = [c.embed_text for c in chunks] + [u for c in chunks for u in c.unit_embed_texts]
-            embedded = self.embedder.embed(texts)
+            embedded = embed_distinct(self.embedder, texts)
             vectors, unit_vectors = embedded[: len(chunks)], []
             at = len(chunks)
             for c in chunks:

