@@ -1,6 +1,6 @@
 """Ingestion benchmark: pages/s on the sample corpus and on the five real manuals
-(../shared/real-manuals/docs, skipped with a line when absent), each ingested twice in the
-same run: as shipped (fp32 ONNX embedder, files parsed ahead), with the int8 ONNX embedder, and
+(../shared/real-manuals/docs, skipped with a line when absent), each ingested three times in
+the same run: as shipped (fp32 ONNX embedder, files parsed ahead), with the int8 ONNX embedder, and
 as the baseline (torch fp32, parsed in process). Each run is a fresh workspace in its own
 process, for peak memory.
 
