@@ -138,10 +138,12 @@ def unit_spans(chunk, unit) -> list[tuple[int, int]] | None:
     return spans
 
 
-def late(chunks: list, encoder: Encoder, limit: int) -> list[np.ndarray]:
-    vectors = []
+def late(chunks: list, encoder: Encoder, limit: int) -> tuple[list, list]:
+    """(chunk vectors, unit vectors), both pooled from each chunk's one pass."""
+    chunk_vectors, vectors = [], []
     for chunk in chunks:
         states, offsets = encoder.states(chunk.embed_text, limit)
+        chunk_vectors.append(_unit(states.mean(0)))
         path_end = len(chunk.embed_text) - len(chunk.text)
         covered = max(int(b) for _, b in offsets)
         path = [i for i, (a, b) in enumerate(offsets) if a < b <= path_end]
@@ -156,7 +158,7 @@ def late(chunks: list, encoder: Encoder, limit: int) -> list[np.ndarray]:
                 if a < b and any(a < e and b > s for s, e in spans)
             ]
             vectors.append(_unit(states[[0, *path, *own, len(offsets) - 1]].mean(0)))
-    return vectors
+    return chunk_vectors, vectors
 
 
 def path_apart(chunks: list, encoder: Encoder) -> list[np.ndarray]:
@@ -176,7 +178,7 @@ def unit_vectors(way: str, chunks: list, encoder: Encoder) -> list[np.ndarray]:
     if way == "shipped":
         return [encoder.vector(text) for c in chunks for text in c.unit_embed_texts]
     if way.startswith("late-"):
-        return late(chunks, encoder, int(way.split("-")[1]))
+        return late(chunks, encoder, int(way.split("-")[1]))[1]
     if way == "path-apart":
         return path_apart(chunks, encoder)
     return [encoder.vector(u.text) for c in chunks for u in c.units]
