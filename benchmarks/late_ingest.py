@@ -33,12 +33,11 @@ def main() -> None:
     from maint.cli import app
 
     encoder = Encoder()
-    encoder.torch.set_num_threads(2)
     current: list = []  # the chunks of the file being stored
-    chunk_blocks = pipeline.chunk_blocks
+    chunk_document = pipeline.chunk_document
 
     def chunked(*a, **kw):
-        current[:] = chunk_blocks(*a, **kw)
+        current[:] = chunk_document(*a, **kw)
         return current
 
     def embed_late(_embedder, texts):
@@ -47,7 +46,7 @@ def main() -> None:
         chunk_vectors, unit_vectors = late(current, encoder, args.limit)
         return np.array(chunk_vectors + unit_vectors, dtype=np.float32)
 
-    pipeline.chunk_blocks, pipeline.embed_distinct = chunked, embed_late
+    pipeline.chunk_document, pipeline.embed_distinct = chunked, embed_late
     app(["ingest", str(args.docs)])
 
 

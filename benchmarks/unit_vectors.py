@@ -72,6 +72,7 @@ class Encoder:
         if mode != "mean":
             raise SystemExit(f"the embedding model pools by {mode}; this benchmark pools means")
         self.torch = torch
+        torch.set_num_threads(os.cpu_count() or 1)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model = AutoModel.from_pretrained(path).eval()
         self.tokens = 0
@@ -100,7 +101,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def chunks_of(folder: Path, encoder: Encoder) -> list:
-    from ingestion.chunker import chunk_blocks, to_blocks
+    from ingestion.chunker import chunk_document
     from ingestion.parsers import parse_file
     from maint.settings import Settings
 
@@ -111,16 +112,7 @@ def chunks_of(folder: Path, encoder: Encoder) -> list:
 
     chunks = []
     for path in sorted(folder.iterdir()):
-        parsed = parse_file(path, path.read_bytes())
-        chunks += chunk_blocks(
-            path.name,
-            to_blocks(parsed),
-            count,
-            settings.chunk_tokens,
-            settings.chunk_overlap_tokens,
-            settings.max_chunk_tokens,
-            parsed.title,
-        )
+        chunks += chunk_document(path.name, parse_file(path, path.read_bytes()), count, settings)
     return chunks
 
 
@@ -255,7 +247,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
     encoder = Encoder()
-    encoder.torch.set_num_threads(os.cpu_count() or 1)
     results = []
     for name in [args.only] if args.only else list(CORPORA):
         if not CORPORA[name][0].is_dir():

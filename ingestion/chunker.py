@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from maint.domain import Block, BlockKind, Chunk, Element, ParsedDocument, SearchUnit
 from maint.identifiers import PART_COLUMN
+
+if TYPE_CHECKING:
+    from maint.settings import Settings
 
 TokenCounter = Callable[[str], int]
 
@@ -461,6 +465,22 @@ def chunk_blocks(
         size += piece_size
     close()
     return chunks
+
+
+def chunk_document(
+    doc_id: str, parsed: ParsedDocument, count: TokenCounter, settings: Settings
+) -> list[Chunk]:
+    """A parsed manual's chunks as ``maint ingest`` makes them: the settings' sizes, and the
+    manual's title as the root of every search path."""
+    return chunk_blocks(
+        doc_id,
+        to_blocks(parsed),
+        count,
+        settings.chunk_tokens,
+        settings.chunk_overlap_tokens,
+        settings.max_chunk_tokens,
+        parsed.title,
+    )
 
 
 MIN_UNIT_CHARS = 25  # shorter sentences ('See figure 3.') say nothing on their own

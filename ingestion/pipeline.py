@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Literal
 
 from graph.base import GraphStore
-from ingestion.chunker import chunk_blocks, to_blocks
+from ingestion.chunker import chunk_document
 from ingestion.extract import Extractor, RuleExtractor
 from ingestion.parse_ahead import ParseCrash, ParseOutcome, ParsePool, default_workers
 from ingestion.parsers import SUPPORTED_SUFFIXES, ParseError, parse_file
@@ -430,15 +430,7 @@ class Ingestor:
         if self.embedder is None:
             raise ValueError("Ingestor needs an embedder to ingest files")
         with timings.measure("extract"):
-            chunks = chunk_blocks(
-                doc_id,
-                to_blocks(parsed),
-                self.embedder.count_tokens,
-                self.settings.chunk_tokens,
-                self.settings.chunk_overlap_tokens,
-                self.settings.max_chunk_tokens,
-                parsed.title,
-            )
+            chunks = chunk_document(doc_id, parsed, self.embedder.count_tokens, self.settings)
             facts = self.extractor.extract(doc_id, parsed.title, chunks, parsed)
         if not chunks:
             return self._fail(

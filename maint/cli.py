@@ -59,7 +59,8 @@ def main(
         ctx.obj = Settings(**overrides)
     except ValidationError as exc:  # a setting's own message, not a traceback
         for error in exc.errors():
-            name = "MAINT_" + "_".join(str(part) for part in error["loc"]).upper()
+            prefix = Settings.model_config["env_prefix"]
+            name = prefix + "_".join(str(part) for part in error["loc"]).upper()
             err.print(
                 f"maint: {name}={error.get('input')!r} is not valid: {error['msg']}. Fix it in "
                 "the environment or the MAINT_CONFIG file.",
