@@ -12,10 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pypdf import PdfWriter
 
 from graph.base import GraphStore
+from maint.domain import search_path
 from maint.identifiers import norm_part_number
 from retrieval.pgstore import PgStore
 from tests.helpers import (
@@ -288,3 +290,20 @@ def test_killed_cli_run_is_completed_by_a_rerun(corpus, scratch):
     assert scratch.state()["graph"] == corpus.state()["graph"]
     assert scratch.pg.counts() == corpus.pg.counts()
     assert_consistent(scratch)
+
+
+def test_a_text_repeated_in_a_file_is_stored_with_its_own_vector(corpus):
+    """A unit that is its chunk's whole text (the same text to embed) is embedded once
+    (``embed_distinct``, whose unit test counts the calls); here, with the real model and
+    store, both rows hold the vector of that text, not a neighbour's."""
+    rows = corpus.pg.conn.execute(
+        "SELECT u.text, c.section, d.title, u.embedding, u.embedding <=> c.embedding AS distance"
+        " FROM units u JOIN chunks c ON c.id = u.chunk_id JOIN documents d ON d.id = c.document_id"
+        " WHERE u.text = c.text ORDER BY u.id"
+    ).fetchall()
+    assert len(rows) >= 10, "the samples have sentences that are their chunk's whole text"
+    assert max(r["distance"] for r in rows) < 1e-6
+    for r in rows[:5]:
+        path = search_path(r["title"], r["section"])
+        expected_vector = corpus.embedder.embed([f"{path}\n{r['text']}"])[0]
+        assert float(np.dot(r["embedding"].to_numpy(), expected_vector)) > 0.9999
